@@ -1,0 +1,111 @@
+// swift-tools-version:6.1
+// Takt — production-line telemetry: MQTT ingest, exactly-once windowed rollups, capacity planning.
+import PackageDescription
+
+/// One set of compiler settings for every target (Swift 6 language mode comes from the tools version).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "takt",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "taktd", targets: ["taktd"]),
+        .executable(name: "takt", targets: ["takt"]),
+        .executable(name: "takt-sim", targets: ["takt-sim"]),
+        .library(name: "MQTT", targets: ["MQTT"]),
+        .library(name: "TaktCore", targets: ["TaktCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // MARK: libmosquitto and its only Swift wrapper
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+        .target(
+            name: "MQTT",
+            dependencies: ["CMosquitto"],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: pure core, storage, daemon
+        .target(
+            name: "TaktCore",
+            dependencies: [
+                .product(name: "Collections", package: "swift-collections"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TaktStore",
+            dependencies: ["TaktCore", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "TaktDaemon",
+            dependencies: [
+                "TaktCore", "TaktStore", "MQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "taktd",
+            dependencies: ["TaktDaemon", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "takt",
+            dependencies: ["TaktCore", "TaktStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: simulator
+        .target(
+            name: "TaktSimulation",
+            dependencies: ["TaktCore", "MQTT"],
+            path: "Simulators/TaktSimulation",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "takt-sim",
+            dependencies: ["TaktSimulation", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            path: "Simulators/takt-sim",
+            swiftSettings: swiftSettings
+        ),
+
+        // MARK: tests
+        .target(
+            name: "TestSupport",
+            dependencies: ["MQTT"],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "TaktSimulationTests",
+            dependencies: ["TaktSimulation", "TaktCore", "MQTT", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TaktDaemonTests",
+            dependencies: ["TaktDaemon", "TaktCore", "TaktStore", "MQTT", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

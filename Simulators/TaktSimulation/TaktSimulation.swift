@@ -1,0 +1,1 @@
+// TaktSimulation: placeholder so the package builds while the module is written.

@@ -1,0 +1,1 @@
+// TaktCore: placeholder so the package builds while the module is written.

@@ -1,0 +1,1 @@
+// TaktDaemon: placeholder so the package builds while the module is written.

@@ -1,0 +1,1 @@
+// TaktStore: placeholder so the package builds while the module is written.
