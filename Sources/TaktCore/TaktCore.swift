@@ -1,1 +1,0 @@
-// TaktCore: placeholder so the package builds while the module is written.
