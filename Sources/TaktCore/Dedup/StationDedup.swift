@@ -1,0 +1,101 @@
+/// Exactly-once state of one station `(site, line, station)` across device restarts.
+///
+/// Each `boot` is its own source with its own ``SeqWindow``. The newest `keepBoots` boots
+/// (default 2) are held, so late or redelivered messages of the boot before a restart are
+/// still deduplicated. A message of a boot older than all held boots when `keepBoots` are
+/// already held is `.tooOldToTell` (it cannot be proven new). When a newer boot pushes the
+/// oldest out, that boot's `missing` and `duplicates` move into `retiredMissing` and
+/// `retiredDuplicates`, so the station's totals never go down. Gaps at the very end of a boot
+/// (messages lost just before a restart) cannot be seen and are not counted as missing.
+public struct StationDedup: Sendable, Equatable, Codable {
+    /// Held boots, newest first; at most `keepBoots`.
+    public private(set) var boots: [Boot]
+    public let keepBoots: Int
+    public let capacity: Int
+    public private(set) var retiredMissing: Int64
+    public private(set) var retiredDuplicates: Int64
+
+    public struct Boot: Sendable, Equatable, Codable {
+        public var boot: Int64
+        public var window: SeqWindow
+    }
+
+    /// - Parameters:
+    ///   - capacity: bitmap size per boot (see ``SeqWindow/init(capacity:)``).
+    ///   - keepBoots: boots held at once, ≥ 1.
+    public init(capacity: Int = 4096, keepBoots: Int = 2) {
+        precondition(keepBoots >= 1)
+        self.boots = []
+        self.keepBoots = keepBoots
+        self.capacity = capacity
+        self.retiredMissing = 0
+        self.retiredDuplicates = 0
+    }
+
+    /// Records `(boot, seq)`; see the type's documentation for boots.
+    public mutating func accept(boot: Int64, seq: Int64) -> DedupVerdict {
+        if let k = boots.firstIndex(where: { $0.boot == boot }) {
+            return boots[k].window.accept(seq)
+        }
+        // A boot we do not hold: new if newer than the oldest held, or if there is room.
+        let insertAt = boots.firstIndex(where: { $0.boot < boot }) ?? boots.count
+        if insertAt >= keepBoots { return .tooOldToTell }
+        var w = SeqWindow(capacity: capacity)
+        let verdict = w.accept(seq)
+        boots.insert(Boot(boot: boot, window: w), at: insertAt)
+        if boots.count > keepBoots {
+            let gone = boots.removeLast()
+            retiredMissing += gone.window.missing
+            retiredDuplicates += gone.window.duplicates
+        }
+        return verdict
+    }
+
+    /// The newest boot seen (`nil` before the first message).
+    public var currentBoot: Int64? { boots.first?.boot }
+
+    /// Gaps over all boots this station has had (see ``SeqWindow`` for the definition).
+    public var missing: Int64 { boots.reduce(retiredMissing) { $0 + $1.window.missing } }
+
+    /// Duplicates over all boots.
+    public var duplicates: Int64 { boots.reduce(retiredDuplicates) { $0 + $1.window.duplicates } }
+}
+
+/// Dedup state of every station, keyed by whatever the caller uses to name a station (an
+/// interned id, or `(site, line, station)`). Memory: O(stations × keepBoots × capacity/8).
+///
+/// Stations changed since the last ``drainChanged()`` are remembered, so the store persists
+/// only those in the same transaction as the windows.
+public struct DedupTable<Key: Hashable & Sendable>: Sendable {
+    public private(set) var stations: [Key: StationDedup] = [:]
+    public let capacity: Int
+    public let keepBoots: Int
+    private var changed: Set<Key> = []
+
+    public init(capacity: Int = 4096, keepBoots: Int = 2) {
+        self.capacity = capacity
+        self.keepBoots = keepBoots
+    }
+
+    /// Records a message of `station` and says whether to count it.
+    public mutating func accept(_ station: Key, boot: Int64, seq: Int64) -> DedupVerdict {
+        let verdict = stations[station, default: StationDedup(capacity: capacity, keepBoots: keepBoots)]
+            .accept(boot: boot, seq: seq)
+        changed.insert(station)
+        return verdict
+    }
+
+    /// The state of one station, for persisting.
+    public subscript(station: Key) -> StationDedup? { stations[station] }
+
+    /// Puts back a persisted state (on start, before replaying the journal).
+    public mutating func restore(_ station: Key, _ state: StationDedup) {
+        stations[station] = state
+    }
+
+    /// The stations changed since the last call, and forgets them.
+    public mutating func drainChanged() -> [Key] {
+        defer { changed.removeAll(keepingCapacity: true) }
+        return Array(changed)
+    }
+}
