@@ -1,1 +1,155 @@
-print("not yet built")
+import ArgumentParser
+import Foundation
+import TaktCore
+import TaktSimulation
+
+/// `takt-sim`: contract section 5. The work is in `TaktSimulation`; this file parses flags and
+/// maps errors to exit codes (2: usage or config, one line naming the flag or key; 1: runtime).
+struct TaktSim: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "takt-sim",
+        abstract: "Simulates a plant's production lines and publishes their MQTT traffic, with exact ground truth.",
+        discussion: """
+            Publishes takt/v1/{site}/{line}/{station}/unit and .../state messages (contract sections 1-2) \
+            for every station of the plant file, from a deterministic discrete-event simulation. \
+            Same plant, seed and flags: the same messages, byte for byte. See docs/simulator.md.
+            """)
+
+    @Option(help: ArgumentHelp("The plant file (YAML, contract section 7).", valueName: "file"))
+    var plant: String
+
+    @Option(help: ArgumentHelp("Broker to publish to, mqtt://host:port (default mqtt://127.0.0.1:1883).", valueName: "url"))
+    var broker: String?
+
+    @Option(help: ArgumentHelp("Simulated seconds per wall second, or 'max' for no pacing.", valueName: "N|max"))
+    var speed: String = "1"
+
+    @Option(help: ArgumentHelp(
+        "First simulated instant: ISO 8601 or epoch ms (default: now at --speed 1, else now - duration).",
+        valueName: "time"))
+    var from: String?
+
+    @Option(help: ArgumentHelp("Simulated span: 90s, 15m, 8h, 30d.", valueName: "duration"))
+    var duration: String = "1h"
+
+    @Option(help: ArgumentHelp("Seed of the simulation's random numbers.", valueName: "n"))
+    var seed: UInt64 = 1
+
+    @Option(help: ArgumentHelp("Write the exact expected totals (JSON) to this file at the end.", valueName: "file"))
+    var truth: String?
+
+    @Option(help: ArgumentHelp("Faults to inject, each a probability per message.", valueName: "dup=P,reorder=P,malformed=P,reboot=P"))
+    var faults: String?
+
+    @Option(help: ArgumentHelp("Write topic<TAB>payload lines to this file instead of publishing.", valueName: "file"))
+    var out: String?
+
+    @Option(help: ArgumentHelp("MQTT QoS of the publishes: 0 or 1.", valueName: "0|1"))
+    var qos: Int = 1
+
+    @Option(name: .customLong("client-id"), help: ArgumentHelp("MQTT client id (default takt-sim-{site}).", valueName: "id"))
+    var clientID: String?
+
+    /// Everything the flags mean, checked; throws ``SimulationUsageError`` or ``PlantFileError``.
+    func settings() throws -> (plant: Plant, options: SimulationOptions, pace: SimulationRunner.Pace) {
+        let text: String
+        do {
+            text = try String(contentsOfFile: plant, encoding: .utf8)
+        } catch {
+            throw SimulationUsageError(flag: "--plant", "cannot read '\(plant)': \((error as NSError).localizedDescription)")
+        }
+        let plantModel = try Plant.load(yaml: text, fileName: plant)
+        let pace: SimulationRunner.Pace
+        if speed == "max" {
+            pace = .max
+        } else if let factor = Double(speed), factor.isFinite, factor > 0 {
+            pace = .factor(factor)
+        } else {
+            throw SimulationUsageError(flag: "--speed", "'\(speed)' is not a positive number or 'max'")
+        }
+        let durationMs = try FlagFormats.durationMs(duration, flag: "--duration")
+        let start: Int64
+        if let from {
+            start = try FlagFormats.timeMs(from, flag: "--from")
+        } else {
+            let now = Int64((Date().timeIntervalSince1970 * 1000).rounded())
+            start = pace == .factor(1) ? now : now - durationMs
+        }
+        let faultRates = try faults.map { try FaultRates.parse($0) } ?? FaultRates()
+        guard qos == 0 || qos == 1 else {
+            throw SimulationUsageError(flag: "--qos", "'\(qos)' is not 0 or 1")
+        }
+        if out != nil, broker != nil {
+            throw SimulationUsageError(flag: "--out", "writes to a file instead of publishing; drop --broker")
+        }
+        return (plantModel, SimulationOptions(from: start, durationMs: durationMs, seed: seed, faults: faultRates), pace)
+    }
+
+    func run() async throws {
+        let (plantModel, options, pace) = try settings()
+        // Open the outputs before the run, so a bad path is a usage error, not a lost run.
+        let truthHandle: FileSink?
+        do {
+            truthHandle = try truth.map { try FileSink(path: $0) }
+        } catch {
+            throw SimulationUsageError(flag: "--truth", "\(error)")
+        }
+        let sink: any MessageSink
+        if let out {
+            do {
+                sink = try FileSink(path: out)
+            } catch {
+                throw SimulationUsageError(flag: "--out", "\(error)")
+            }
+        } else {
+            sink = try await BrokerSink.connect(
+                url: broker ?? "mqtt://127.0.0.1:1883", clientID: clientID ?? "takt-sim-\(plantModel.site)", qos: qos)
+        }
+
+        var engine = SimulationEngine(plant: plantModel, options: options)
+        let summary = try await SimulationRunner.run(&engine, into: sink, pace: pace) { progress in
+            guard !progress.finished else { return }
+            Self.printError(
+                "takt-sim: sim \(FlagFormats.isoTime(progress.simTime))  \(progress.messages) msgs  "
+                    + "\(Int(progress.rate)) msg/s  \(String(format: "%.1f", progress.fraction * 100))%")
+        }
+        if let truthHandle {
+            try truthHandle.write(bytes: engine.truthJSON())
+            try await truthHandle.finish()
+        }
+        let c = engine.counts
+        Self.printError(
+            "takt-sim: done: \(c.total) messages (unit \(c.unit), state \(c.state), duplicate \(c.duplicate), "
+                + "malformed \(c.malformed); reorders \(c.reorders), reboots \(c.reboots)) in "
+                + "\(String(format: "%.2f", summary.elapsedSeconds)) s, \(Int(summary.rate)) msg/s; simulated "
+                + "\(FlagFormats.isoTime(options.from)) to \(FlagFormats.isoTime(options.end))")
+    }
+
+    static func printError(_ line: String) {
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Prints one line on stderr and exits with `code`.
+func exitWith(_ code: Int32, _ message: String) -> Never {
+    let firstLine = message.split(separator: "\n", omittingEmptySubsequences: true).first.map(String.init) ?? message
+    TaktSim.printError(firstLine.hasPrefix("takt-sim") ? firstLine : "takt-sim: \(firstLine)")
+    exit(code)
+}
+
+let command: TaktSim
+do {
+    command = try TaktSim.parse()
+} catch {
+    if TaktSim.exitCode(for: error) == .success { TaktSim.exit(withError: error) }  // --help
+    exitWith(2, TaktSim.message(for: error))
+}
+do {
+    try await command.run()
+} catch let error as SimulationUsageError {
+    exitWith(2, error.description)
+} catch let error as PlantFileError {
+    exitWith(2, error.description)
+} catch {
+    exitWith(1, "\(error)")
+}

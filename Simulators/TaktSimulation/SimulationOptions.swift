@@ -1,0 +1,128 @@
+import Foundation
+
+/// Probabilities of the faults `--faults` injects, each per real message (0 … 1).
+public struct FaultRates: Sendable, Equatable {
+    /// The message is published a second time, same bytes (same `seq`).
+    public var duplicate: Double = 0
+    /// The message is held back and published after the next one (neighbours swap).
+    public var reorder: Double = 0
+    /// After the message, garbage is published on a valid topic of the same station.
+    public var malformed: Double = 0
+    /// Before the message, the device restarts: `boot` + 1, `seq` from 0.
+    public var reboot: Double = 0
+
+    public init(duplicate: Double = 0, reorder: Double = 0, malformed: Double = 0, reboot: Double = 0) {
+        self.duplicate = duplicate
+        self.reorder = reorder
+        self.malformed = malformed
+        self.reboot = reboot
+    }
+
+    public var isNone: Bool { duplicate == 0 && reorder == 0 && malformed == 0 && reboot == 0 }
+
+    /// Parses `dup=P,reorder=P,malformed=P,reboot=P` (any subset, any order).
+    /// - Throws: ``SimulationUsageError`` naming the bad part.
+    public static func parse(_ text: String) throws(SimulationUsageError) -> FaultRates {
+        var rates = FaultRates()
+        for part in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard pieces.count == 2 else {
+                throw SimulationUsageError(flag: "--faults", "'\(part)' is not NAME=P (names: dup, reorder, malformed, reboot)")
+            }
+            let name = pieces[0].trimmingCharacters(in: .whitespaces)
+            guard let p = Double(pieces[1].trimmingCharacters(in: .whitespaces)), p >= 0, p <= 1 else {
+                throw SimulationUsageError(flag: "--faults", "'\(part)': the probability must be a number from 0 to 1")
+            }
+            switch name {
+            case "dup": rates.duplicate = p
+            case "reorder": rates.reorder = p
+            case "malformed": rates.malformed = p
+            case "reboot": rates.reboot = p
+            default:
+                throw SimulationUsageError(flag: "--faults", "unknown fault '\(name)' (names: dup, reorder, malformed, reboot)")
+            }
+        }
+        return rates
+    }
+}
+
+/// A bad flag or flag value; the CLI prints `description` as its one line and exits 2.
+public struct SimulationUsageError: Error, Sendable, CustomStringConvertible {
+    public var flag: String
+    public var problem: String
+
+    public init(flag: String, _ problem: String) {
+        self.flag = flag
+        self.problem = problem
+    }
+
+    public var description: String { "\(flag): \(problem)" }
+}
+
+/// What to simulate: the span of simulated time, the seed and the faults.
+public struct SimulationOptions: Sendable {
+    /// First simulated instant, epoch ms.
+    public var from: Int64
+    /// Length of the run, ms; events at `from + duration` and later are not simulated.
+    public var durationMs: Int64
+    /// `--seed`.
+    public var seed: UInt64
+    public var faults: FaultRates
+
+    public init(from: Int64, durationMs: Int64, seed: UInt64, faults: FaultRates = FaultRates()) {
+        self.from = from
+        self.durationMs = durationMs
+        self.seed = seed
+        self.faults = faults
+    }
+
+    public var end: Int64 { from + durationMs }
+}
+
+/// Parsers for the contract's flag formats (section 5).
+public enum FlagFormats {
+    /// `90s`, `15m`, `8h`, `30d` → milliseconds (> 0).
+    public static func durationMs(_ text: String, flag: String) throws(SimulationUsageError) -> Int64 {
+        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0 else {
+            throw SimulationUsageError(flag: flag, "'\(text)' is not a duration like 90s, 15m, 8h or 30d")
+        }
+        let scale: Int64
+        switch unit {
+        case "s": scale = 1000
+        case "m": scale = 60_000
+        case "h": scale = 3_600_000
+        case "d": scale = 86_400_000
+        default: throw SimulationUsageError(flag: flag, "'\(text)' is not a duration like 90s, 15m, 8h or 30d")
+        }
+        guard number <= Int64.max / scale / 2 else {
+            throw SimulationUsageError(flag: flag, "'\(text)' is too long")
+        }
+        return number * scale
+    }
+
+    /// ISO 8601 (`2026-11-01T00:00:00Z`, with an offset or fractional seconds too) or epoch
+    /// milliseconds → epoch ms.
+    public static func timeMs(_ text: String, flag: String) throws(SimulationUsageError) -> Int64 {
+        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
+            guard let ms = Int64(text), ms < (1 << 53) else {
+                throw SimulationUsageError(flag: flag, "'\(text)' is out of range for epoch milliseconds")
+            }
+            return ms
+        }
+        let plain = ISO8601DateFormatter()
+        plain.formatOptions = [.withInternetDateTime]
+        let fractional = ISO8601DateFormatter()
+        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        guard let date = plain.date(from: text) ?? fractional.date(from: text) else {
+            throw SimulationUsageError(flag: flag, "'\(text)' is not an ISO 8601 time (2026-11-01T00:00:00Z) or epoch milliseconds")
+        }
+        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+    }
+
+    /// Epoch ms → `2026-11-01T00:00:00Z` (milliseconds dropped).
+    public static func isoTime(_ ms: Int64) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
+    }
+}

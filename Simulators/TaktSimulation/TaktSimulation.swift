@@ -1,1 +1,0 @@
-// TaktSimulation: placeholder so the package builds while the module is written.
