@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Maps an event time to the window that contains it, per ``WindowTier``.
 ///
@@ -8,12 +9,14 @@ import Foundation
 ///   day when midnight does not exist) to the next one: 24 h, or 23 h / 25 h on DST days.
 ///
 /// Pure: no clock, no I/O. A value type; cheap to copy. The day computation goes through
-/// Foundation's `Calendar` (a few µs); hot paths should test `WindowBounds.contains` on the
-/// window they already hold before asking again.
+/// Foundation's `Calendar` (about 5 µs); the last 16 days computed are cached (shared by the
+/// copies of one calendar, behind a mutex), so a day lookup near recent events costs tens of
+/// nanoseconds.
 public struct WindowCalendar: Sendable {
     /// The time zone that days (`1d` windows) follow.
     public let timeZone: TimeZone
     private let calendar: Calendar
+    private let dayCache = DayCache()
 
     /// - Parameter timeZone: the site's IANA time zone (plant file `timezone`).
     public init(timeZone: TimeZone) {
@@ -67,6 +70,13 @@ public struct WindowCalendar: Sendable {
     // MARK: - Days
 
     private func day(containing ts: Int64) -> WindowBounds {
+        if let hit = dayCache.lookup(ts) { return hit }
+        let w = computeDay(containing: ts)
+        dayCache.insert(w)
+        return w
+    }
+
+    private func computeDay(containing ts: Int64) -> WindowBounds {
         let date = Date(timeIntervalSince1970: Double(Self.floorDiv(ts, 1000)))
         let startDate = calendar.startOfDay(for: date)
         var start = Self.epochMs(startDate)
@@ -109,5 +119,34 @@ public struct WindowCalendar: Sendable {
     static func floorDiv(_ a: Int64, _ b: Int64) -> Int64 {
         let q = a / b
         return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q
+    }
+}
+
+/// The last few day windows of one ``WindowCalendar`` (they are pure functions of the time
+/// zone, so caching cannot change a result).
+private final class DayCache: Sendable {
+    private static let size = 16
+    private struct State {
+        var days: [WindowBounds] = []
+        var next = 0
+    }
+    private let state = Mutex(State())
+
+    func lookup(_ ts: Int64) -> WindowBounds? {
+        state.withLock { s in
+            for d in s.days where d.contains(ts) { return d }
+            return nil
+        }
+    }
+
+    func insert(_ w: WindowBounds) {
+        state.withLock { s in
+            if s.days.count < Self.size {
+                s.days.append(w)
+            } else {
+                s.days[s.next] = w
+                s.next = (s.next + 1) % Self.size
+            }
+        }
     }
 }
