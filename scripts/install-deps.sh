@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs the system packages Takt needs to build, test and run, when any is missing.
+# Debian/Ubuntu (apt). Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+
+packages=(libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev sqlite3 openssl pkg-config)
+[ "${TAKT_WITH_POSTGRES:-0}" = 1 ] && packages+=(postgresql)
+[ "${TAKT_WITH_CHROMIUM:-0}" = 1 ] && packages+=(chromium)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install-deps: installing ${missing[*]}" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+command -v swift >/dev/null || { echo "install-deps: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
