@@ -83,8 +83,11 @@ struct StationTruth {
 /// State-code classes of contract section 3.
 enum StateCodes {
     static func isRun(_ code: UInt32) -> Bool { (10000...29999).contains(code) }
-    /// Known (not 30000 "unknown") and not planned stop (160000–179999).
-    static func isPlanned(_ code: UInt32) -> Bool { code != 30000 && !(160000...179999).contains(code) }
+    /// 30000 "unknown" and the unassigned codes next to it (as TaktCore's `StateCode`): time in
+    /// them is unknown time.
+    static func isUnknown(_ code: UInt32) -> Bool { (30000...39999).contains(code) }
+    /// Known and not a planned stop (160000–179999).
+    static func isPlanned(_ code: UInt32) -> Bool { !isUnknown(code) && !(160000...179999).contains(code) }
 }
 
 /// Counts of what the run published and which faults it injected.
@@ -156,7 +159,7 @@ struct GroundTruth {
     }
 
     private mutating func addTime(station: Int, from: Int64, to: Int64, code: UInt32) {
-        guard to > from else { return }
+        guard to > from, !StateCodes.isUnknown(code) else { return }
         let run = StateCodes.isRun(code)
         let planned = StateCodes.isPlanned(code)
         if run { stations[station].total.runMs += to - from }

@@ -149,3 +149,37 @@ struct FormatTests {
         #expect(abs(mean - 0.5) < 0.01)
     }
 }
+
+@Suite("Ground-truth time accounting")
+struct GroundTruthTests {
+    @Test("planned stops and unknown states; time ends at the site's newest event")
+    func stateClasses() throws {
+        let t0 = Fixtures.november1  // 08:00 in Shanghai
+        let minute: Int64 = 60_000
+        var truth = GroundTruth(stationCount: 2, timeZone: try #require(TimeZone(identifier: "Asia/Shanghai")))
+        truth.state(station: 1, ts: t0, code: 10000)
+        truth.state(station: 0, ts: t0 + 30 * minute, code: 10000)
+        truth.state(station: 0, ts: t0 + 70 * minute, code: 180000)
+        truth.state(station: 0, ts: t0 + 80 * minute, code: 160000)
+        truth.state(station: 0, ts: t0 + 100 * minute, code: 30000)
+        truth.state(station: 0, ts: t0 + 150 * minute, code: 10000)
+        truth.unit(station: 0, ts: t0 + 165 * minute, good: 1, scrap: 0, energyMicroKWh: 441_600)
+        truth.finish()
+        #expect(truth.newest == t0 + 165 * minute)
+
+        let hours = truth.stations[0].hours.rows
+        #expect(hours.map(\.window.start) == [t0, t0 + 60 * minute, t0 + 120 * minute])
+        #expect(hours.map(\.counters.runMs) == [30 * minute, 10 * minute, 15 * minute])
+        #expect(hours.map(\.counters.plannedMs) == [30 * minute, 20 * minute, 15 * minute])
+        #expect(hours.map(\.counters.good) == [0, 0, 1])
+        #expect(truth.stations[0].total.runMs == 55 * minute)
+        #expect(truth.stations[0].total.plannedMs == 65 * minute)
+        #expect(truth.stations[0].total.energyMicroKWh == 441_600)
+
+        // The other station's last state runs to the site's newest event, not beyond.
+        #expect(truth.stations[1].hours.rows.map(\.counters.runMs) == [60 * minute, 60 * minute, 45 * minute])
+        let day = try #require(truth.stations[1].days.rows.first)
+        #expect(day.window == WindowBounds(start: t0 - 8 * 60 * minute, end: t0 + 16 * 60 * minute))
+        #expect(day.counters.runMs == 165 * minute)
+    }
+}
