@@ -187,6 +187,14 @@ public struct SimulationEngine {
         }
     }
 
+    /// Ends the run now: the held-back message (reorder fault) goes out, the truth is closed at
+    /// the newest message published, ``finished`` is set. ``batch`` may hold messages to send.
+    public mutating func stop() {
+        guard !finished else { return }
+        finish()
+        simTime = batch.simTime
+    }
+
     mutating func finish() {
         if hasHeld {
             batch.append(topic: heldTopic, topicBytes: topicBytes[Int(heldTopic)], payload: held, kind: heldKind)

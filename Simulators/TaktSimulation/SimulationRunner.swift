@@ -1,3 +1,15 @@
+import Synchronization
+
+/// A request to end a run early (SIGINT/SIGTERM), safe to set from any thread.
+public final class StopRequest: Sendable {
+    private let flag = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func request() { flag.store(true, ordering: .relaxed) }
+    public var isRequested: Bool { flag.load(ordering: .relaxed) }
+}
+
 /// Drives a ``SimulationEngine`` into a ``MessageSink``, paced or as fast as the sink takes it.
 public enum SimulationRunner {
     /// How simulated time relates to wall time.
@@ -19,6 +31,8 @@ public enum SimulationRunner {
         /// Share of the simulated span done, 0 … 1.
         public var fraction: Double
         public var finished: Bool
+        /// The run was ended early by a ``StopRequest``.
+        public var interrupted = false
 
         /// Messages per wall second since the start.
         public var rate: Double { elapsedSeconds > 0 ? Double(messages) / elapsedSeconds : 0 }
@@ -29,10 +43,14 @@ public enum SimulationRunner {
     /// With `.factor(N)`, simulated time is kept at N × wall time: the engine produces every
     /// message due so far in batches, then the runner sleeps until the next one is due (at
     /// least 20 ms, at most 200 ms at a time), so it never sleeps per message.
+    ///
+    /// A ``StopRequest`` ends the run early but cleanly: what was generated is sent and
+    /// flushed, and the truth covers exactly the messages published (see
+    /// ``SimulationEngine/stop()``).
     /// - Parameter progress: called about once a second, and once at the end with `finished`.
     public static func run(
         _ engine: inout SimulationEngine, into sink: any MessageSink, pace: Pace = .max, batchSize: Int = 4096,
-        progress: ((Progress) -> Void)? = nil
+        stop: StopRequest? = nil, progress: ((Progress) -> Void)? = nil
     ) async throws -> Progress {
         let clock = ContinuousClock()
         let start = clock.now
@@ -50,8 +68,17 @@ public enum SimulationRunner {
                 fraction: min(1, Double(engine.simTime - from) / span), finished: engine.finished)
         }
 
+        var interrupted = false
         while !engine.finished {
-            try Task.checkCancellation()
+            if stop?.isRequested == true {
+                engine.stop()
+                interrupted = true
+                if !engine.batch.isEmpty {
+                    try await sink.write(engine.batch, topics: engine.topics)
+                    engine.batch.removeAll()
+                }
+                break
+            }
             let until: Int64
             switch pace {
             case .max:
@@ -76,7 +103,8 @@ public enum SimulationRunner {
             }
         }
         try await sink.finish()
-        let summary = report(clock.now, engine)
+        var summary = report(clock.now, engine)
+        summary.interrupted = interrupted
         progress?(summary)
         return summary
     }

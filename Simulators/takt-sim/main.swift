@@ -107,7 +107,10 @@ struct TaktSim: AsyncParsableCommand {
         }
 
         var engine = SimulationEngine(plant: plantModel, options: options)
-        let summary = try await SimulationRunner.run(&engine, into: sink, pace: pace) { progress in
+        let stop = StopRequest()
+        let signalSources = Self.onInterrupt { stop.request() }
+        defer { signalSources.forEach { $0.cancel() } }
+        let summary = try await SimulationRunner.run(&engine, into: sink, pace: pace, stop: stop) { progress in
             guard !progress.finished else { return }
             Self.printError(
                 "takt-sim: sim \(FlagFormats.isoTime(progress.simTime))  \(progress.messages) msgs  "
@@ -119,10 +122,22 @@ struct TaktSim: AsyncParsableCommand {
         }
         let c = engine.counts
         Self.printError(
-            "takt-sim: done: \(c.total) messages (unit \(c.unit), state \(c.state), duplicate \(c.duplicate), "
+            "takt-sim: \(summary.interrupted ? "interrupted" : "done"): \(c.total) messages (unit \(c.unit), state \(c.state), duplicate \(c.duplicate), "
                 + "malformed \(c.malformed); reorders \(c.reorders), reboots \(c.reboots)) in "
                 + "\(String(format: "%.2f", summary.elapsedSeconds)) s, \(Int(summary.rate)) msg/s; simulated "
-                + "\(FlagFormats.isoTime(options.from)) to \(FlagFormats.isoTime(options.end))")
+                + "\(FlagFormats.isoTime(options.from)) to \(FlagFormats.isoTime(engine.simTime))")
+    }
+
+    /// SIGINT and SIGTERM end the run cleanly: publishes are flushed and the truth is written
+    /// for what was sent.
+    static func onInterrupt(_ handler: @escaping @Sendable () -> Void) -> [any DispatchSourceSignal] {
+        return [SIGINT, SIGTERM].map { number in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler(handler: handler)
+            source.resume()
+            return source
+        }
     }
 
     static func printError(_ line: String) {
@@ -136,6 +151,15 @@ func exitWith(_ code: Int32, _ message: String) -> Never {
     TaktSim.printError(firstLine.hasPrefix("takt-sim") ? firstLine : "takt-sim: \(firstLine)")
     exit(code)
 }
+
+// A parent may have started us with SIGINT/SIGTERM blocked (children spawned from dispatch
+// threads inherit such a mask); unblock them on the main thread, before any other thread
+// exists, or they would never arrive.
+var interruptSignals = sigset_t()
+sigemptyset(&interruptSignals)
+sigaddset(&interruptSignals, SIGINT)
+sigaddset(&interruptSignals, SIGTERM)
+pthread_sigmask(SIG_UNBLOCK, &interruptSignals, nil)
 
 let command: TaktSim
 do {

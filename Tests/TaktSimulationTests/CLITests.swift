@@ -73,6 +73,36 @@ struct CLITests {
         #expect(result.stderr.contains("--plant"), "\(result.stderr)")
     }
 
+    @Test("SIGINT ends a paced run cleanly: exit 0, truth for exactly what was sent")
+    func interrupt() async throws {
+        let dir = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out.txt")
+        let truthFile = dir.appendingPathComponent("truth.json")
+        let process = Process()
+        process.executableURL = Fixtures.simulatorBinary
+        process.currentDirectoryURL = Fixtures.root
+        process.arguments = [
+            "--plant", "Config/plant-demo.yaml", "--speed", "600", "--duration", "8h", "--seed", "3",
+            "--faults", "reorder=0.05", "--out", out.path, "--truth", truthFile.path,
+        ]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try await Task.sleep(for: .milliseconds(1500))
+        #expect(process.isRunning)
+        kill(process.processIdentifier, SIGINT)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while process.isRunning && ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!process.isRunning)
+        #expect(process.terminationStatus == 0)
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: truthFile)) as? [String: Any])
+        let published = try #require((truth["messages"] as? [String: Any])?["published"] as? Int)
+        let lines = try String(contentsOf: out, encoding: .utf8).split(separator: "\n")
+        #expect(published == lines.count)
+        #expect(published > 100)
+        #expect(published < 5000)  // 8 h would be ~16,000
+    }
+
     @Test("--help exits 0")
     func help() throws {
         let result = try Fixtures.runSimulator(["--help"])

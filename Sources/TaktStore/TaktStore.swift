@@ -1,1 +1,0 @@
-// TaktStore: placeholder so the package builds while the module is written.
