@@ -1,0 +1,91 @@
+import GRDB
+import TaktCore
+
+extension SQLiteRollupStore {
+    public func rows(site: String, line: String?, station: String?, tier: WindowTier, from: Int64, to: Int64) throws -> [WindowRow] {
+        if station != nil && line == nil { throw StoreError.invalidQuery("a station needs its line") }
+        guard from < to else { return [] }
+        return try read { db in
+            let stored: [StoredWindow]
+            switch (line, station) {
+            case let (line?, station?):
+                stored = try Self.fetch(db, sql: """
+                    SELECT \(StoredWindow.columns) FROM window_row
+                    WHERE site = ? AND line = ? AND station = ? AND tier = ? AND start_ms >= ? AND start_ms < ?
+                    ORDER BY start_ms
+                    """, [site, line, station, tier.rawValue, from, to])
+            case let (line?, nil):
+                stored = try Self.fetch(db, sql: """
+                    SELECT \(StoredWindow.columns) FROM window_row
+                    WHERE site = ? AND tier = ? AND is_output = 1 AND start_ms >= ? AND start_ms < ? AND line = ?
+                    ORDER BY start_ms, station
+                    """, [site, tier.rawValue, from, to, line])
+            case (nil, _):
+                let lines = try Self.outputRows(db, site: site, tier: tier, from: from, to: to)
+                return Self.withSiteRows(lines, site: site, tier: tier)
+            }
+            return stored.map(\.windowRow)
+        }
+    }
+
+    public func siteRow(site: String, tier: WindowTier, start: Int64) throws -> WindowRow? {
+        try read { db in
+            let lines = try Self.outputRows(db, site: site, tier: tier, from: start, to: start &+ 1)
+            return Self.withSiteRows(lines, site: site, tier: tier).last { $0.line == OutboundTopic.siteLine }
+        }
+    }
+
+    public func newestWindowStart(site: String, tier: WindowTier) throws -> Int64? {
+        try read { db in
+            try Int64.fetchOne(db, sql: "SELECT MAX(start_ms) FROM window_row WHERE site = ? AND tier = ?",
+                               arguments: [site, tier.rawValue])
+        }
+    }
+
+    @discardableResult
+    public func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) throws -> Int {
+        try write { db in
+            try db.execute(sql: "DELETE FROM window_row WHERE tier = ? AND end_ms <= ?", arguments: [tier.rawValue, before])
+            return db.changesCount
+        }
+    }
+
+    /// Output-station rows of a site and tier starting in `[from, to)`, by start, line, station
+    /// (the partial index `window_row_output` serves this).
+    static func outputRows(_ db: Database, site: String, tier: WindowTier, from: Int64, to: Int64) throws -> [StoredWindow] {
+        try fetch(db, sql: """
+            SELECT \(StoredWindow.columns) FROM window_row
+            WHERE site = ? AND tier = ? AND is_output = 1 AND start_ms >= ? AND start_ms < ?
+            ORDER BY start_ms, line, station
+            """, [site, tier.rawValue, from, to])
+    }
+
+    static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [StoredWindow] {
+        let statement = try db.cachedStatement(sql: sql)
+        return try Row.fetchAll(statement, arguments: arguments).map { row throws(StoreError) in try StoredWindow(row: row) }
+    }
+
+    /// The line rows (sorted by start, line, station) with each window's `_site` row after
+    /// them. Rows of one start with different ends (a site whose time zone changed) get one
+    /// `_site` row per distinct end.
+    static func withSiteRows(_ lines: [StoredWindow], site: String, tier: WindowTier) -> [WindowRow] {
+        var out: [WindowRow] = []
+        out.reserveCapacity(lines.count + lines.count / 2 + 1)
+        var i = 0
+        while i < lines.count {
+            var j = i
+            while j < lines.count && lines[j].key.start == lines[i].key.start { j += 1 }
+            let group = lines[i..<j]
+            out.append(contentsOf: group.map(\.windowRow))
+            var ends: [Int64] = []
+            for w in group where !ends.contains(w.key.end) { ends.append(w.key.end) }
+            for end in ends.sorted() {
+                let members = group.filter { $0.key.end == end }.map { (row: $0.windowRow, idealCycleS: $0.idealForKPI ?? 0) }
+                out.append(WindowRow(siteTotalOf: members, site: site, tier: tier,
+                                     bounds: WindowBounds(start: group.first!.key.start, end: end)))
+            }
+            i = j
+        }
+        return out
+    }
+}

@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import TaktCore
+
+/// The embedded store: one SQLite file through GRDB.
+///
+/// - WAL journal, `synchronous = NORMAL`: a commit survives a crash of the process (`kill -9`)
+///   and the file never corrupts; a power loss may lose the last commits, which the daemon
+///   replays from its journal (the stored journal offset moves back with them).
+/// - Every statement has bound arguments; no SQL is built from values.
+/// - Schema versions are GRDB migrations (`v1` …), applied once, on a read-write open.
+///
+/// Thread-safe: a `DatabasePool` (one writer, concurrent readers) when read-write, a read-only
+/// `DatabaseQueue` when read-only. See `docs/store.md` for the schema.
+public final class SQLiteRollupStore: RollupStore {
+    /// The file this store reads and writes.
+    public let path: String
+    let reader: any DatabaseReader
+    let writer: (any DatabaseWriter)?
+
+    /// Opens (creating it if needed) the store at `path` and migrates it.
+    ///
+    /// - Parameter readOnly: for readers such as `takt query`: the file must exist, is not
+    ///   migrated and must already have this program's schema.
+    /// - Throws: ``StoreError/notFound(path:)``, ``StoreError/cannotOpen(path:reason:)``,
+    ///   ``StoreError/schemaMismatch(path:reason:)``.
+    public init(path: String, readOnly: Bool = false) throws(StoreError) {
+        self.path = path
+        var config = Configuration()
+        config.label = "takt-store"
+        config.busyMode = .timeout(10)
+        config.prepareDatabase { db in
+            // WAL (set by DatabasePool) + NORMAL: durable against process crashes, fsync only
+            // at checkpoints. See the type's comment.
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        let migrator = Self.migrator
+        do {
+            if readOnly {
+                guard FileManager.default.fileExists(atPath: path) else { throw StoreError.notFound(path: path) }
+                config.readonly = true
+                let queue = try DatabaseQueue(path: path, configuration: config)
+                try queue.read { db in
+                    guard try db.tableExists("grdb_migrations") else {
+                        throw StoreError.cannotOpen(path: path, reason: "not a Takt store (no schema)")
+                    }
+                    if try migrator.hasBeenSuperseded(db) {
+                        throw StoreError.schemaMismatch(path: path, reason: "written by a newer Takt; upgrade takt")
+                    }
+                    guard try migrator.hasCompletedMigrations(db) else {
+                        throw StoreError.schemaMismatch(
+                            path: path, reason: "its schema is older than this takt; start taktd once to migrate it")
+                    }
+                }
+                reader = queue
+                writer = nil
+            } else {
+                let pool = try DatabasePool(path: path, configuration: config)
+                if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
+                    throw StoreError.schemaMismatch(path: path, reason: "written by a newer Takt; upgrade taktd")
+                }
+                try migrator.migrate(pool)
+                reader = pool
+                writer = pool
+            }
+        } catch let error as StoreError {
+            throw error
+        } catch let error as DatabaseError {
+            throw .cannotOpen(path: path, reason: error.message ?? "\(error.resultCode)")
+        } catch {
+            throw .cannotOpen(path: path, reason: "\(error)")
+        }
+    }
+
+    /// Closes the connections; later calls fail. Optional (the last reference closes too).
+    public func close() throws(StoreError) {
+        do {
+            if let pool = reader as? DatabasePool { try pool.close() }
+            if let queue = reader as? DatabaseQueue { try queue.close() }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Maps any error thrown inside a GRDB access to a ``StoreError``.
+    static func storeError(_ error: any Error) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? DatabaseError { return .database(e.message ?? "\(e.resultCode)") }
+        return .database("\(error)")
+    }
+
+    /// Runs `body` in a read transaction.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        do {
+            return try reader.read(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
+    /// Runs `body` in one write transaction (rolled back when it throws).
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+        guard let writer else { throw .database("the store is open read-only") }
+        do {
+            return try writer.write(body)
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+}
