@@ -1,0 +1,166 @@
+import Foundation
+import MQTT
+import TaktCore
+import Yams
+
+/// Every setting of `taktd`, with the defaults of contract section 5. Read from a YAML file
+/// (`Config/taktd.yaml` documents each key) and then overridden by command-line flags.
+public struct DaemonConfiguration: Sendable {
+    /// `mqtt://host:port` or `mqtts://host:port`.
+    public var broker = "mqtt://127.0.0.1:1883"
+    public var username: String?
+    public var password: String?
+    public var tlsCAFile: String?
+    public var tlsCertFile: String?
+    public var tlsKeyFile: String?
+    /// The daemon's name in status topics and its default client id; default: the host name.
+    public var instance = DaemonConfiguration.defaultInstance
+    /// MQTT client id of the intake (persistent session); default `taktd-{instance}`.
+    public var clientID: String?
+    /// `sqlite:PATH` (embedded, the default: `sqlite:{data_dir}/takt.sqlite`) or `postgres://…`.
+    public var store: String?
+    /// Journal, default SQLite file.
+    public var dataDirectory = "./data"
+    /// Plant files, one site each.
+    public var plants: [String] = []
+    /// HTTP listen address, or `off`.
+    public var http = "off"
+    /// Topic filters the intake subscribes to (default: everything under `takt/v1/`).
+    public var subscriptions = ["takt/v1/#"]
+    public var journalFsync: Journal.FsyncPolicy = .interval(milliseconds: 100)
+    /// Commit at least this often (ms) while events are pending…
+    public var commitIntervalMs = 250
+    /// …or as soon as this many events are pending.
+    public var commitMaxEvents = 10_000
+    public var maxPayloadBytes = 16_384
+    /// Seconds an event's ts may be ahead of the daemon's clock (0: no check).
+    public var maxFutureS = 300
+    /// How far (ms) behind a site's newest event a late event still updates its window.
+    public var maxAgeMs: Int64 = 35 * 86_400_000
+
+    public init() {}
+
+    static var defaultInstance: String {
+        let host = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "taktd"
+        return host.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) && !host.isEmpty ? host : "taktd"
+    }
+
+    /// The store URL in effect.
+    public var storeURL: String { store ?? "sqlite:\(dataDirectory)/takt.sqlite" }
+
+    /// The MQTT client id of the intake.
+    public var intakeClientID: String { clientID ?? "taktd-\(instance)" }
+
+    /// Reads a `taktd.yaml`; unknown keys and bad values are errors naming the key and line.
+    public static func load(yaml: String, fileName: String) throws(DaemonConfigurationError) -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw DaemonConfigurationError("\(fileName): not valid YAML: \(error)")
+        }
+        guard let root else { return configuration }
+        guard let mapping = root.mapping else {
+            throw DaemonConfigurationError("\(fileName):\(root.mark?.line ?? 0): the file must be a mapping of settings")
+        }
+        for (keyNode, value) in mapping {
+            let key = keyNode.scalar?.string ?? ""
+            let line = keyNode.mark?.line ?? 0
+            func fail(_ problem: String) -> DaemonConfigurationError {
+                DaemonConfigurationError("\(fileName):\(line): \(problem)")
+            }
+            func text() throws(DaemonConfigurationError) -> String {
+                guard let scalar = value.scalar, !scalar.string.isEmpty else { throw fail("'\(key)' needs a value") }
+                return scalar.string
+            }
+            func integer(_ range: ClosedRange<Int>) throws(DaemonConfigurationError) -> Int {
+                guard let number = Int(try text()), range.contains(number) else {
+                    throw fail("'\(key)' must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+                }
+                return number
+            }
+            func list() throws(DaemonConfigurationError) -> [String] {
+                if let sequence = value.sequence {
+                    return try sequence.map { (node) throws(DaemonConfigurationError) -> String in
+                        guard let s = node.scalar?.string, !s.isEmpty else { throw fail("'\(key)' must be a list of strings") }
+                        return s
+                    }
+                }
+                return [try text()]
+            }
+            switch key {
+            case "broker": configuration.broker = try text()
+            case "username": configuration.username = try text()
+            case "password": configuration.password = try text()
+            case "tls_ca_file": configuration.tlsCAFile = try text()
+            case "tls_cert_file": configuration.tlsCertFile = try text()
+            case "tls_key_file": configuration.tlsKeyFile = try text()
+            case "instance": configuration.instance = try text()
+            case "client_id": configuration.clientID = try text()
+            case "store": configuration.store = try text()
+            case "data_dir": configuration.dataDirectory = try text()
+            case "plants": configuration.plants = try list()
+            case "http": configuration.http = try text()
+            case "subscribe": configuration.subscriptions = try list()
+            case "journal_fsync":
+                switch try text() {
+                case "always": configuration.journalFsync = .always
+                case "never": configuration.journalFsync = .never
+                case "interval": configuration.journalFsync = .interval(milliseconds: 100)
+                default: throw fail("'journal_fsync' must be always, interval or never")
+                }
+            case "journal_fsync_interval_ms":
+                configuration.journalFsync = .interval(milliseconds: try integer(1...60_000))
+            case "commit_interval_ms": configuration.commitIntervalMs = try integer(10...60_000)
+            case "commit_max_events": configuration.commitMaxEvents = try integer(1...10_000_000)
+            case "max_payload_bytes": configuration.maxPayloadBytes = try integer(64...(1 << 24))
+            case "max_future_s": configuration.maxFutureS = try integer(0...(365 * 86_400))
+            case "max_age":
+                do {
+                    configuration.maxAgeMs = try DurationText.milliseconds(try text())
+                } catch {
+                    throw fail("'max_age': \(error)")
+                }
+            default:
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age")
+            }
+        }
+        return configuration
+    }
+
+    /// The MQTT settings of one of the daemon's two connections.
+    func mqtt(clientID: String?, cleanSession: Bool, will: MQTTWill?, onReceive: (@Sendable (MQTTMessage) -> Void)?) throws -> MQTTClient.Configuration {
+        let url = try MQTTBrokerURL(broker)
+        var tls: MQTTClient.TLSOptions?
+        if url.usesTLS {
+            tls = MQTTClient.TLSOptions(caFile: tlsCAFile, certFile: tlsCertFile, keyFile: tlsKeyFile)
+        }
+        return MQTTClient.Configuration(
+            broker: url, clientID: clientID, cleanSession: cleanSession, username: username, password: password,
+            tls: tls, will: will, reconnect: .init(initialDelay: 0.25, maxDelay: 10, retryInitialConnection: true),
+            maxInflight: 1000, onReceive: onReceive)
+    }
+}
+
+/// A configuration problem: one line naming the key (and file line) or flag.
+public struct DaemonConfigurationError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// Durations as the contract writes them: `90s`, `15m`, `8h`, `30d`.
+public enum DurationText {
+    public static func milliseconds(_ text: String) throws(DaemonConfigurationError) -> Int64 {
+        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0, number < 1_000_000 else {
+            throw DaemonConfigurationError("'\(text)' is not a duration like 90s, 15m, 8h or 30d")
+        }
+        switch unit {
+        case "s": return number * 1000
+        case "m": return number * 60_000
+        case "h": return number * 3_600_000
+        case "d": return number * 86_400_000
+        default: throw DaemonConfigurationError("'\(text)' is not a duration like 90s, 15m, 8h or 30d")
+        }
+    }
+}

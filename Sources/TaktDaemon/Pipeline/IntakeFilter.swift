@@ -1,0 +1,21 @@
+/// Which received messages are device traffic for the pipeline (and so go into the journal),
+/// and which are not: the daemon's own output under the reserved names of contract section 1
+/// (`takt/v1/metrics/…`, `takt/v1/deadletter`, `takt/v1/status/…`, seen because it subscribes
+/// to `takt/v1/#`) and broker statistics (`$SYS/…`).
+///
+/// The network thread (journal append) and the pipeline (journal offsets) must agree exactly,
+/// so both call this one function.
+public enum IntakeFilter {
+    public static func isDeviceTraffic(_ topic: String) -> Bool {
+        if topic.utf8.first == UInt8(ascii: "$") { return false }
+        guard topic.hasPrefix("takt/v1/") else { return true }  // a dead letter, but journaled
+        let rest = topic.utf8.dropFirst(8)
+        for reserved in reservedPrefixes where rest.starts(with: reserved.utf8) {
+            return false
+        }
+        return true
+    }
+
+    /// The reserved site names, with the level separator (or end of topic) that must follow.
+    private static let reservedPrefixes = ["metrics/", "deadletter", "status/"]
+}

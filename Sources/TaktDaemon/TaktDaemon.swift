@@ -1,1 +1,0 @@
-// TaktDaemon: placeholder so the package builds while the module is written.
