@@ -1,0 +1,56 @@
+/// Settings of an ``Aggregator`` (daemon configuration; every one has the contract's default).
+public struct AggregatorSettings: Sendable, Equatable {
+    /// `max_age`: an event more than this many ms behind its site's newest event is `too_old`.
+    /// Default 35 days.
+    public var maxAgeMs: Int64
+    /// Payload limits: `max_payload_bytes` (default 16384), `max_future_s` (default 300,
+    /// 0 = no check).
+    public var payload: PayloadLimits
+    /// Dedup bitmap size per source (boot), in seqs; see ``SeqWindow/init(capacity:)``.
+    /// Default 4096.
+    public var dedupCapacity: Int
+    /// Boots held per station for dedup; see ``StationDedup``. Default 2.
+    public var keepBoots: Int
+
+    public static let defaultMaxAgeMs: Int64 = 35 * 86_400_000
+
+    public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, payload: PayloadLimits = PayloadLimits(),
+                dedupCapacity: Int = 4096, keepBoots: Int = 2) {
+        self.maxAgeMs = maxAgeMs
+        self.payload = payload
+        self.dedupCapacity = dedupCapacity
+        self.keepBoots = keepBoots
+    }
+
+    /// The same, from the separate daemon settings.
+    public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, maxPayloadBytes: Int, maxFutureS: Int64,
+                dedupCapacity: Int = 4096, keepBoots: Int = 2) {
+        self.init(maxAgeMs: maxAgeMs, payload: PayloadLimits(maxPayloadBytes: maxPayloadBytes, maxFutureS: maxFutureS),
+                  dedupCapacity: dedupCapacity, keepBoots: keepBoots)
+    }
+}
+
+/// What ``Aggregator/ingest(topic:payload:now:)`` did with one message.
+public enum IngestOutcome: Sendable, Equatable {
+    /// Counted: it is in the next ``CommitBatch``.
+    case accepted
+    /// Its `(source, seq)` was already counted: nothing changed but the duplicate counter.
+    case duplicate
+    /// Not counted; the daemon publishes it on `takt/v1/deadletter` with this reason.
+    case deadLetter(DeadLetterReason, detail: String)
+}
+
+/// A configuration or restore error of ``Aggregator``: one line for the operator.
+public struct AggregatorError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+/// What ``Aggregator/restore(stations:sites:)`` could not place: state persisted for a station
+/// or site that no plant file names any more (the plant files changed between runs).
+public struct RestoreReport: Sendable, Equatable {
+    public var ignoredStations: [StationKey] = []
+    public var ignoredSites: [String] = []
+    public init() {}
+}
