@@ -1,1 +1,99 @@
-print("not yet built")
+import ArgumentParser
+import Foundation
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import TaktDaemon
+
+/// `taktd [--config FILE] [flags]` — contract section 5. Flags override the file.
+struct Taktd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "taktd",
+        abstract: "Takt's MQTT ingest daemon: exactly-once windowed rollups of production-line events.",
+        discussion: """
+            Listens to takt/v1/# on the broker, journals every message before acknowledging it, \
+            counts each (source, seq) once, aggregates 1m/1h/1d windows, commits them to the store \
+            and republishes them (retained) on takt/v1/metrics/{site}/{line}/{window}. \
+            SIGTERM or SIGINT: stop taking messages, write every open window, publish the offline \
+            status and exit 0. Settings: Config/taktd.yaml documents every key.
+            """,
+        version: taktVersion)
+
+    @Option(name: .long, help: "YAML settings file (see Config/taktd.yaml).")
+    var config: String?
+    @Option(name: .long, help: "Broker URL: mqtt://host:port or mqtts://host:port (default mqtt://127.0.0.1:1883).")
+    var broker: String?
+    @Option(name: .long, help: "Store URL: sqlite:PATH (default sqlite:{data-dir}/takt.sqlite) or postgres://user:pass@host:port/db.")
+    var store: String?
+    @Option(name: .long, help: "Plant file (repeatable, one site each).")
+    var plant: [String] = []
+    @Option(name: .long, help: "Directory for the journal and the default SQLite store (default ./data).")
+    var dataDir: String?
+    @Option(name: .long, help: "Instance name for status topics and the MQTT client id (default: host name).")
+    var instance: String?
+    @Option(name: .long, help: "HTTP listen address, or 'off' (default off).")
+    var http: String?
+
+    func resolvedConfiguration() throws -> DaemonConfiguration {
+        var configuration = DaemonConfiguration()
+        if let config {
+            guard let text = try? String(contentsOfFile: config, encoding: .utf8) else {
+                throw DaemonConfigurationError("--config: cannot read '\(config)'")
+            }
+            configuration = try DaemonConfiguration.load(yaml: text, fileName: config)
+        }
+        if let broker { configuration.broker = broker }
+        if let store { configuration.store = store }
+        if !plant.isEmpty { configuration.plants = plant }
+        if let dataDir { configuration.dataDirectory = dataDir }
+        if let instance { configuration.instance = instance }
+        if let http { configuration.http = http }
+        if configuration.http != "off" {
+            throw DaemonConfigurationError("--http: the HTTP API is not built yet; use --http off (the default)")
+        }
+        return configuration
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "taktd")
+        logger.logLevel = .info
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: try resolvedConfiguration(), logger: logger)
+        } catch let error as DaemonConfigurationError {
+            FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        } catch {
+            FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+}
+
+LoggingSystem.bootstrap(StreamLogHandler.standardError)
+do {
+    let command = try Taktd.parseAsRoot()
+    guard let daemonCommand = command as? Taktd else {
+        // --help / --version are reported as errors with exit code 0 by parseAsRoot.
+        throw CleanExit.message(Taktd.helpMessage())
+    }
+    try await daemonCommand.run()
+} catch {
+    // Contract section 5: usage errors exit 2 (ArgumentParser would use 64).
+    let code = Taktd.exitCode(for: error)
+    if code == .success || code.rawValue == 1 || code.rawValue == 2 {
+        Taktd.exit(withError: error)
+    }
+    FileHandle.standardError.write(Data("taktd: \(Taktd.message(for: error))\n".utf8))
+    exit(2)
+}

@@ -10,12 +10,10 @@ public enum IntakeFilter {
         if topic.utf8.first == UInt8(ascii: "$") { return false }
         guard topic.hasPrefix("takt/v1/") else { return true }  // a dead letter, but journaled
         let rest = topic.utf8.dropFirst(8)
-        for reserved in reservedPrefixes where rest.starts(with: reserved.utf8) {
-            return false
-        }
-        return true
+        let firstLevel = rest.prefix { $0 != UInt8(ascii: "/") }
+        return !reservedSites.contains { $0.utf8.elementsEqual(firstLevel) }
     }
 
-    /// The reserved site names, with the level separator (or end of topic) that must follow.
-    private static let reservedPrefixes = ["metrics/", "deadletter", "status/"]
+    /// The reserved site names of contract section 1 (the daemon's own output).
+    private static let reservedSites = ["metrics", "deadletter", "status"]
 }

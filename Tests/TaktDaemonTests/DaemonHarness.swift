@@ -1,0 +1,152 @@
+import Foundation
+import MQTT
+import Testing
+import TestSupport
+
+/// Starts the real binaries (`taktd`, `takt-sim`, `takt`) against a real Mosquitto for the
+/// end-to-end tests, and reads their outputs.
+struct DaemonHarness {
+    let broker: MosquittoBroker
+    let directory: URL
+    let instance: String
+    let plant: String
+
+    var dataDirectory: String { directory.appendingPathComponent("data").path }
+    var storeURL: String { "sqlite:\(dataDirectory)/takt.sqlite" }
+    var daemonLog: String { directory.appendingPathComponent("taktd.log").path }
+
+    static func make(plant: String = TaktBinaries.file("Config/plant-demo.yaml"), broker existing: MosquittoBroker? = nil) async throws -> DaemonHarness {
+        let directory = try TestProcess.temporaryDirectory("takt-e2e")
+        let broker: MosquittoBroker
+        if let existing { broker = existing } else { broker = try await MosquittoBroker.start() }
+        return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant)
+    }
+
+    func cleanUp() {
+        broker.stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Starts `taktd` (journal fsync off: a kill -9 of the process loses nothing written).
+    func startDaemon(extra: [String] = []) throws -> ChildProcess {
+        let config = directory.appendingPathComponent("taktd.yaml")
+        if !FileManager.default.fileExists(atPath: config.path) {
+            try "journal_fsync: never\ncommit_interval_ms: 100\n".write(to: config, atomically: true, encoding: .utf8)
+        }
+        return try ChildProcess(try TaktBinaries.path("taktd"),
+                                ["--config", config.path, "--broker", broker.url, "--plant", plant,
+                                 "--data-dir", dataDirectory, "--instance", instance] + extra,
+                                logFile: daemonLog)
+    }
+
+    /// Waits until the daemon's intake session exists on the broker: its retained status says
+    /// online with a `started` other than `previous`.
+    func waitUntilOnline(previousStarted: String? = nil, timeout: Double = 60) async throws -> String {
+        let client = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        defer { client.close() }
+        try await client.connect()
+        try await client.subscribe("takt/v1/status/\(instance)", qos: .atLeastOnce)
+        let messages = client.messages
+        return try await withTimeout(timeout, "taktd coming online") {
+            for await message in messages {
+                guard let object = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
+                      object["online"] as? Bool == true, let started = object["started"] as? String,
+                      started != previousStarted else { continue }
+                return started
+            }
+            throw TestSupportError("status stream ended")
+        }
+    }
+
+    /// Runs `takt-sim` to the end against the broker and returns its truth.
+    func runSimulator(_ arguments: [String], timeout: Double = 300) async throws -> [String: Any] {
+        let truth = directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+                                   ["--plant", plant, "--broker", broker.url, "--speed", "max", "--truth", truth] + arguments,
+                                   logFile: directory.appendingPathComponent("sim.log").path)
+        let code = await sim.exit(timeout: timeout)
+        #expect(code == 0, "takt-sim exited \(String(describing: code)): \(log("sim.log"))")
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as? [String: Any])
+    }
+
+    /// `takt query --format json` rows.
+    func query(site: String, line: String? = nil, station: String? = nil, tier: String, from: Int64, to: Int64) throws -> [[String: Any]] {
+        var arguments = ["query", "--store", storeURL, "--site", site, "--window", tier, "--from", String(from), "--to", String(to), "--format", "json"]
+        if let line { arguments += ["--line", line] }
+        if let station { arguments += ["--station", station] }
+        let output = try TestProcess.run(try TaktBinaries.path("takt"), arguments)
+        return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
+    }
+
+    func log(_ name: String) -> String {
+        (try? String(contentsOfFile: directory.appendingPathComponent(name).path, encoding: .utf8)).map { String($0.suffix(3000)) } ?? ""
+    }
+}
+
+/// A truth row or a query row reduced to what both carry, for exact comparison.
+struct WindowFigures: Equatable, CustomStringConvertible {
+    var start: Int64
+    var good: Int64
+    var scrap: Int64
+    var energyKwh: Double
+    var runS: Double
+    var plannedS: Double
+
+    init(_ object: [String: Any]) {
+        start = (object["start"] as? NSNumber)?.int64Value ?? -1
+        good = (object["good"] as? NSNumber)?.int64Value ?? -1
+        scrap = (object["scrap"] as? NSNumber)?.int64Value ?? -1
+        energyKwh = (object["energy_kwh"] as? NSNumber)?.doubleValue ?? -1
+        runS = (object["run_s"] as? NSNumber)?.doubleValue ?? -1
+        plannedS = (object["planned_s"] as? NSNumber)?.doubleValue ?? -1
+    }
+
+    /// Counts and seconds exactly; energy to 1e-9 relative (sums in another order).
+    func matches(_ other: WindowFigures) -> Bool {
+        start == other.start && good == other.good && scrap == other.scrap && runS == other.runS
+            && plannedS == other.plannedS
+            && abs(energyKwh - other.energyKwh) <= 1e-9 * max(1, abs(energyKwh))
+    }
+
+    var description: String { "start \(start): good \(good) scrap \(scrap) kWh \(energyKwh) run \(runS) planned \(plannedS)" }
+}
+
+extension DaemonHarness {
+    /// Every line, station and window (1h, 1d) of the truth, against `takt query`: the list of
+    /// mismatches (empty when all equal).
+    func mismatches(truth: [String: Any]) throws -> [String] {
+        let site = try #require(truth["site"] as? String)
+        let from = try #require((truth["from"] as? NSNumber)?.int64Value) - 2 * 86_400_000
+        let to = try #require((truth["to"] as? NSNumber)?.int64Value) + 2 * 86_400_000
+        var problems: [String] = []
+        for line in try #require(truth["lines"] as? [[String: Any]]) {
+            let lineID = try #require(line["line"] as? String)
+            for station in try #require(line["stations"] as? [[String: Any]]) {
+                let stationID = try #require(station["station"] as? String)
+                let windows = try #require(station["windows"] as? [String: Any])
+                for tier in ["1h", "1d"] {
+                    let expected = try #require(windows[tier] as? [[String: Any]]).map(WindowFigures.init)
+                    let actual = try query(site: site, line: lineID, station: stationID, tier: tier, from: from, to: to).map(WindowFigures.init)
+                    if expected.count != actual.count {
+                        problems.append("\(lineID)/\(stationID) \(tier): \(expected.count) windows expected, \(actual.count) stored")
+                    }
+                    for (e, a) in zip(expected, actual) where !e.matches(a) {
+                        problems.append("\(lineID)/\(stationID) \(tier): expected \(e), stored \(a)")
+                    }
+                }
+            }
+        }
+        return problems
+    }
+
+    /// Polls until the stored rollups equal the truth (the daemon has caught up), or the time is up.
+    func waitUntilCaughtUp(truth: [String: Any], timeout: Double = 120) async throws -> [String] {
+        let deadline = Date().addingTimeInterval(timeout)
+        var problems = try mismatches(truth: truth)
+        while !problems.isEmpty && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(500))
+            problems = try mismatches(truth: truth)
+        }
+        return problems
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import MQTT
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Contract sections 1–5 through the real binaries: takt-sim → Mosquitto → taktd → SQLite →
+/// takt query, compared with the simulator's exact truth.
+@Suite("taktd end to end (real Mosquitto, real SQLite)", .serialized)
+struct EndToEndTests {
+    static let faults = "dup=0.01,reorder=0.01,malformed=0.001,reboot=0.0005"
+
+    @Test("48 h of plant-demo with faults: every line, station and window equals the truth; dead letters = malformed; metrics topics = query rows")
+    func equalsTruth() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        // An independent subscriber to the daemon's outputs, started before anything flows.
+        let watcher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(harness.broker.url), inboxCapacity: 1 << 20))
+        defer { watcher.close() }
+        try await watcher.connect()
+        try await watcher.subscribe("takt/v1/deadletter", qos: .atLeastOnce)
+        try await watcher.subscribe("takt/v1/metrics/#", qos: .atLeastOnce)
+
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "48h", "--seed", "7", "--faults", Self.faults])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+
+        // SIGTERM: exit 0 within 10 s.
+        let stopping = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        let code = await daemon.exit(timeout: 15)
+        #expect(code == 0, "taktd exit \(String(describing: code)): \(harness.log("taktd.log"))")
+        #expect(ContinuousClock.now - stopping < .seconds(10))
+        #expect(try harness.mismatches(truth: truth).isEmpty, "rollups changed at shutdown")
+
+        // Everything the watcher got: dead letters and metrics.
+        try await Task.sleep(for: .milliseconds(500))
+        var deadLetters = 0
+        var latest: [String: [String: Any]] = [:]  // line/window/start → newest revision
+        var batchStream = watcher.messageBatches.makeAsyncIterator()
+        watcher.close()
+        while let batch = await batchStream.next() {
+            for message in batch {
+                if message.topic == "takt/v1/deadletter" { deadLetters += 1; continue }
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any])
+                let key = "\(object["line"] as? String ?? "")/\(object["window"] as? String ?? "")/\((object["start"] as? NSNumber)?.int64Value ?? 0)"
+                let revision = (object["revision"] as? NSNumber)?.int64Value ?? 0
+                if ((latest[key]?["revision"] as? NSNumber)?.int64Value ?? -1) < revision { latest[key] = object }
+            }
+        }
+        let expectedDeadLetters = try #require((truth["expected_dead_letters"] as? NSNumber)?.intValue)
+        #expect(expectedDeadLetters > 0, "the fault mix must inject malformed messages")
+        #expect(deadLetters == expectedDeadLetters)
+
+        // Metrics topics (latest revision of each window) = takt query rows, field by field.
+        #expect(!latest.isEmpty)
+        let site = try #require(truth["site"] as? String)
+        var compared = 0
+        for tier in ["1h", "1d"] {
+            let rows = try harness.query(site: site, tier: tier, from: 0, to: 4_000_000_000_000)
+            for row in rows {
+                let key = "\(row["line"] as? String ?? "")/\(tier)/\((row["start"] as? NSNumber)?.int64Value ?? 0)"
+                let published = try #require(latest[key], "no metrics message for \(key)")
+                #expect(NSDictionary(dictionary: published).isEqual(to: row), "metrics \(key) differ from query")
+                compared += 1
+            }
+        }
+        #expect(compared > 4)
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+import TaktDaemon
+import Testing
+import TestSupport
+
+@Suite("Journal")
+struct JournalTests {
+    @Test("records read back in order with the offsets appends returned, across reopen and segments")
+    func roundTrip() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var ends: [Int64] = []
+        do {
+            let journal = try Journal(directory: directory, fsync: .never, segmentBytes: 200)
+            for i in 0..<50 {
+                ends.append(try #require(journal.append(topic: "takt/v1/s/l/st/unit", payload: Array("{\"seq\":\(i)}".utf8))))
+            }
+            #expect(journal.endOffset == ends.last)
+            journal.close()
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".log") }
+        #expect(files.count > 1, "200-byte segments must roll over")
+        let reopened = try Journal(directory: directory, fsync: .never, segmentBytes: 200)
+        #expect(reopened.endOffset == ends.last)
+        let all = try reopened.records(from: 0)
+        #expect(all.map(\.endOffset) == ends)
+        #expect(all.map { String(decoding: $0.payload, as: UTF8.self) } == (0..<50).map { "{\"seq\":\($0)}" })
+        #expect(all.allSatisfy { String(decoding: $0.topic, as: UTF8.self) == "takt/v1/s/l/st/unit" })
+        // From a committed offset: exactly the records after it.
+        let tail = try reopened.records(from: ends[29])
+        #expect(tail.map(\.endOffset) == Array(ends[30...]))
+        // Releasing deletes whole segments before the offset, and reading past it still works.
+        reopened.release(before: ends[40])
+        let after = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".log") }
+        #expect(after.count < files.count)
+        #expect(try reopened.records(from: ends[40]).map(\.endOffset) == Array(ends[41...]))
+    }
+
+    @Test("a torn record at the end (a crash inside write) is cut off when the journal opens")
+    func tornTail() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-torn")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, fsync: .never)
+        let first = try #require(journal.append(topic: "a/b", payload: [1, 2, 3]))
+        journal.close()
+        let file = directory.appendingPathComponent(try #require(
+            FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(".log") }))
+        let handle = try FileHandle(forWritingTo: file)
+        handle.seekToEndOfFile()
+        handle.write(Data([40, 0, 0, 0, 3, 0, 0x61]))  // claims 40 bytes, has 3
+        try handle.close()
+        let reopened = try Journal(directory: directory, fsync: .never)
+        #expect(reopened.endOffset == first)
+        let second = try #require(reopened.append(topic: "a/c", payload: [9]))
+        #expect(try reopened.records(from: 0).map(\.endOffset) == [first, second])
+    }
+
+    @Test("a journal whose files were removed continues from the committed offset")
+    func minimumOffset() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-min")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, fsync: .always, minimumOffset: 1_000)
+        #expect(journal.endOffset == 1_000)
+        let end = try #require(journal.append(topic: "t", payload: [0]))
+        #expect(end == 1_000 + Journal.recordSize(topicBytes: 1, payloadBytes: 1))
+        #expect(try journal.records(from: 1_000).count == 1)
+    }
+
+    @Test("only device traffic is journaled: the daemon's own output and $SYS are not", arguments: [
+        ("takt/v1/bishan/blade-01/eol/unit", true),
+        ("takt/v1/bishan/blade-01/eol/bogus", true),
+        ("takt/v1/", true),
+        ("other/topic", true),
+        ("takt/v1/metrics/bishan/blade-01/1m", false),
+        ("takt/v1/deadletter", false),
+        ("takt/v1/deadletterX/l/s/unit", true),
+        ("takt/v1/metricsfoo/l/s/unit", true),
+        ("takt/v1/status/taktd-a", false),
+        ("$SYS/broker/publish/messages/dropped", false),
+    ])
+    func intakeFilter(topic: String, journaled: Bool) {
+        #expect(IntakeFilter.isDeviceTraffic(topic) == journaled)
+    }
+}
