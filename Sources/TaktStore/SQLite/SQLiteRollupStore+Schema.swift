@@ -65,3 +65,10 @@ extension SQLiteRollupStore {
         return m
     }()
 }
+
+extension SQLiteRollupStore {
+    /// The identifiers of the migrations applied to this file, in order (diagnostics, tests).
+    public func appliedMigrations() throws -> [String] {
+        try read { db in try Self.migrator.appliedMigrations(db) }
+    }
+}
