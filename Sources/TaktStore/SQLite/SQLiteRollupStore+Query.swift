@@ -89,3 +89,16 @@ extension SQLiteRollupStore {
         return out
     }
 }
+
+extension SQLiteRollupStore {
+    /// SQLite's plan of the site-wide query (tests check that it uses `window_row_output`).
+    func explainOutputQuery() throws -> String {
+        try read { db in
+            try Row.fetchAll(db, sql: """
+                EXPLAIN QUERY PLAN SELECT \(StoredWindow.columns) FROM window_row
+                WHERE site = ? AND tier = ? AND is_output = 1 AND start_ms >= ? AND start_ms < ?
+                ORDER BY start_ms, line, station
+                """, arguments: ["s", "1h", 0, 1]).map { row -> String in row["detail"] }.joined(separator: "; ")
+        }
+    }
+}
