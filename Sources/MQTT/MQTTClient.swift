@@ -449,7 +449,11 @@ final class ClientCore: @unchecked Sendable {
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
         }
-        if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
+        // While disconnected, libmosquitto keeps a QoS 1 message queued (it is sent after the
+        // reconnect) but still answers MOSQ_ERR_NO_CONN: that is success for us. A QoS 0
+        // message is dropped then, and the caller hears of it.
+        let queuedForReconnect = rc == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos == .atLeastOnce
+        if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) && !queuedForReconnect {
             state.withLock { $0.releaseSlot() }.resume()
             throw MosquittoError(returnCode: rc)
         }

@@ -38,6 +38,30 @@ struct ConnectionTests {
         #expect(received.first?.topic == "restart/after")
     }
 
+    @Test("QoS 1 messages published while the broker is down are delivered once it is back")
+    func publishWhileDown() async throws {
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
+        let url = try MQTTBrokerURL(broker.url)
+        let fast = MQTTClient.ReconnectPolicy(initialDelay: 0.1, maxDelay: 0.5)
+        let subscriber = MQTTClient(configuration: .init(broker: url, clientID: "down-sub", cleanSession: false, reconnect: fast))
+        let publisher = MQTTClient(configuration: .init(broker: url, reconnect: fast))
+        defer { subscriber.close(); publisher.close() }
+        try await subscriber.connect()
+        try await subscriber.subscribe("down/#", qos: .atLeastOnce)
+        try await publisher.connect()
+
+        broker.stop()
+        try await publisher.waitForState { $0.isDisconnected }
+        for i in 0..<5 {
+            try await publisher.publish(topic: "down/\(i)", payload: [UInt8(i)], qos: .atLeastOnce)
+        }
+        try await broker.restart()
+        try await publisher.flush()
+        let received = try await subscriber.receive(5, timeout: 20)
+        #expect(received.map(\.payload) == (0..<5).map { [UInt8($0)] })
+    }
+
     static func isDone(_ task: Task<[MQTTMessage], any Error>) async throws -> Bool {
         // A finished task's value returns at once; probe without waiting by racing a short sleep.
         try await withThrowingTaskGroup(of: Bool.self) { group in

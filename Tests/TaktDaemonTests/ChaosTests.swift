@@ -1,0 +1,82 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// DESIGN.md property 1 (nothing lost, nothing twice) under the two failures that matter:
+/// the daemon killed at random moments, and the broker restarted mid-run.
+@Suite("Chaos: kill -9 and broker restarts", .serialized)
+struct ChaosTests {
+    /// Deterministic pauses between kills (SplitMix64), so a failure can be replayed.
+    struct Pauses {
+        var state: UInt64
+        mutating func next(_ range: ClosedRange<Double>) -> Double {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return range.lowerBound + Double(z >> 11) / Double(1 << 53) * (range.upperBound - range.lowerBound)
+        }
+    }
+
+    @Test("kill -9 the daemon at 10 random moments of a ≥ 200,000-message run: the rollups still equal the truth")
+    func killNine() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        var daemon = try harness.startDaemon()
+        _ = try await harness.waitUntilOnline()
+
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
+                                    "--from", "2026-10-01T00:00:00Z", "--duration", "90h", "--seed", "11",
+                                    "--faults", "dup=0.005,reorder=0.005,reboot=0.0002", "--truth", truthPath],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        var pauses = Pauses(state: 2026)
+        var kills = 0
+        while kills < 10 {
+            try await Task.sleep(for: .milliseconds(Int(pauses.next(0.3...1.5) * 1000)))
+            daemon.signal(SIGKILL)
+            #expect(await daemon.exit(timeout: 10) == 128 + SIGKILL)
+            kills += 1
+            daemon = try harness.startDaemon()
+        }
+        let simCode = await sim.exit(timeout: 300)
+        #expect(simCode == 0, "takt-sim: \(harness.log("sim.log"))")
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        let published = try #require(((truth["messages"] as? [String: Any])?["published"] as? NSNumber)?.intValue)
+        #expect(published >= 200_000)
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0)
+    }
+
+    @Test("the broker restarted mid-run (persistence on): nothing it kept is lost, the rollups equal the truth")
+    func brokerRestart() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
+                                    "--from", "2026-09-01T00:00:00Z", "--duration", "40h", "--seed", "5",
+                                    "--faults", "dup=0.01,reorder=0.01", "--truth", truthPath],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        try await Task.sleep(for: .seconds(2))
+        #expect(sim.isRunning, "the run must still be going when the broker restarts")
+        try await harness.broker.restart()
+        let simCode = await sim.exit(timeout: 300)
+        #expect(simCode == 0, "takt-sim: \(harness.log("sim.log"))")
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 120)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+    }
+}
