@@ -234,10 +234,17 @@ public struct Aggregator: Sendable {
                 if let c = u.cycleMs { pending[k].cycle.add(Int(c)) }
             }
         case .state(let s):
+            let drained = sites[si].drainedHorizon
+            // Before a late insert: the state that held [ts, next entry) until now.
+            let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
             if let changed = stations[st].timeline.insert(s) {
                 // Time from the drained horizon on is handled by the horizon rule at drain.
-                let hi = min(changed.upperBound, sites[si].drainedHorizon)
-                if changed.lowerBound < hi { addLateRange(station: st, changed.lowerBound..<hi) }
+                // A late change between states of the same class (see `timeClass`) changes no
+                // number and no row: no rewrite.
+                let hi = min(changed.upperBound, drained)
+                if changed.lowerBound < hi, let old, Self.timeClass(old) != Self.timeClass(s.state) {
+                    addLateRange(station: st, changed.lowerBound..<hi)
+                }
             }
             for tier in WindowTier.allCases { _ = pendingSlot(station: st, site: si, tier: tier, ts: ts) }
         }
@@ -362,6 +369,14 @@ public struct Aggregator: Sendable {
         pending.append(PendingWindow(station: Int32(st), tier: tier, bounds: bounds))
         pendingIndex[key] = k
         return k
+    }
+
+    /// What a state means for a window: 3 = running (and planned), 2 = planned only, 1 = known
+    /// but not planned (no shift: still gives the window a row), 0 = unknown or no state yet.
+    @inline(__always)
+    static func timeClass(_ s: StateCode?) -> Int {
+        guard let s, s.isKnown else { return 0 }
+        return s.isRunning ? 3 : (s.isPlanned ? 2 : 1)
     }
 
     @inline(__always)
