@@ -17,6 +17,9 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
+demo:
+	@scripts/demo.sh
+
 release: deps
 	$(SWIFT) build -c release
 

@@ -110,7 +110,7 @@ let package = Package(
         ),
         .testTarget(
             name: "TaktDaemonTests",
-            dependencies: ["TaktDaemon", "TaktCore", "TaktStore", "MQTT", "TestSupport"],
+            dependencies: ["TaktDaemon", "TaktCore", "TaktStore", "MQTT", "TestSupport", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
     ]

@@ -19,4 +19,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+# Python tools the tests use (the Compose schema validator).
+if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
+  echo "install-deps: installing check-jsonschema (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check check-jsonschema >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages check-jsonschema
+fi
 command -v swift >/dev/null || { echo "install-deps: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }
