@@ -1,0 +1,49 @@
+import TaktCore
+
+extension ReportData.PlanTable {
+    /// The plan table of `plan` (what-if lines are in the site total, not in the rows).
+    public init(_ plan: CapacityPlan) {
+        let t = plan.siteTotal
+        self.init(
+            year: plan.year, targetGWh: plan.targetGWh, lookback: plan.lookback,
+            lines: plan.lines.map {
+                ReportData.PlanLine(line: $0.line, nameplateGWhPerYear: $0.nameplateGWhPerYear, availability: $0.availability,
+                                    performance: $0.performance, quality: $0.quality, oee: $0.oee,
+                                    projectedGWhPerYear: $0.projectedGWhPerYear, ytdGWh: $0.ytdGWh)
+            },
+            total: ReportData.PlanTotal(nameplateGWhPerYear: t.nameplateGWhPerYear, projectedGWhPerYear: t.projectedGWhPerYear,
+                                        ytdGWh: t.ytdGWh, gapGWh: t.gapGWh, linesNeeded: t.linesNeeded, oeeNeeded: t.oeeNeeded),
+            targetDate: plan.targetDate)
+    }
+}
+
+extension CapacityPlanInput {
+    /// Reads what ``CapacityPlanner/plan(_:)`` needs from `store`, as `takt plan` does: the
+    /// sums of each line's output-station `1h` rows that start in `[asOf − lookback, asOf)`
+    /// and each line's energy in `year` from its `1d` rows.
+    ///
+    /// - Parameters:
+    ///   - asOfMs: end of the lookback (the end of the newest `1h` window to count); `nil`: no data.
+    ///   - year: the year-to-date year; `nil` is the year (site time zone) of `asOfMs − 1`.
+    public static func load(store: any RollupStore, plant: Plant, targetGWh: Double, asOfMs: Int64?, year: Int?,
+                            lookback: String, lookbackMs: Int64, whatIf: CapacityPlan.WhatIf = .init()) throws -> CapacityPlanInput {
+        let year = year ?? CapacityPlanner.year(containing: (asOfMs ?? 1) - 1, timeZone: plant.timeZone)
+        let bounds = CapacityPlanner.yearBounds(year, timeZone: plant.timeZone)
+        var sums: [String: LineSums] = [:]
+        var ytd: [String: Double] = [:]
+        for line in plant.lines {
+            if let asOfMs {
+                var s = LineSums()
+                for row in try store.rows(site: plant.site, line: line.id, station: nil, tier: .hour,
+                                          from: asOfMs - lookbackMs, to: asOfMs) {
+                    s.add(row)
+                }
+                sums[line.id] = s
+            }
+            ytd[line.id] = try store.rows(site: plant.site, line: line.id, station: nil, tier: .day,
+                                          from: bounds.start, to: bounds.end).reduce(0) { $0 + $1.energyKwh }
+        }
+        return CapacityPlanInput(plant: plant, targetGWh: targetGWh, year: year, lookback: lookback, asOfMs: asOfMs,
+                                 lookbackSums: sums, ytdKWh: ytd, whatIf: whatIf)
+    }
+}
