@@ -107,8 +107,9 @@ public enum CapacityPlanner {
         guard elapsed > 0 else { return (nil, nil) }
         let gwhPerYear = ytdKWh / Double(elapsed) * Double(bounds.lengthMs) / 1e6
         guard ytdKWh > 0 else { return (gwhPerYear, nil) }
-        // Offset of the instant the target is reached: target / ytd × elapsed.
-        let reachOffset = targetGWh * 1e6 / ytdKWh * Double(elapsed)
+        // Offset of the instant the target is reached: target × elapsed / ytd (multiplied
+        // first, so hand-worked whole days stay whole).
+        let reachOffset = targetGWh * 1e6 * Double(elapsed) / ytdKWh
         guard reachOffset <= Double(bounds.lengthMs) else { return (gwhPerYear, nil) }
         let reach = bounds.start + max(0, Int64(reachOffset.rounded(.up)) - 1)
         return (gwhPerYear, localDate(reach, timeZone: timeZone))
