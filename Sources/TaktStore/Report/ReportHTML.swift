@@ -58,8 +58,8 @@ public enum ReportHTML {
         svg .axis-label { font-size: 12px; fill: #57606a; }
         svg .grid { stroke: #e4e7eb; stroke-width: 1; }
         svg .axis { stroke: #8c959f; stroke-width: 1; }
-        svg .cumulative { fill: none; stroke: #0969da; stroke-width: 2.5; }
-        svg .target-line { stroke: #cf222e; stroke-width: 2; stroke-dasharray: 7 5; }
+        svg .cumulative, svg .swatch-cumulative { fill: none; stroke: #0969da; stroke-width: 2.5; }
+        svg .target-line, svg .swatch-target { stroke: #cf222e; stroke-width: 2; stroke-dasharray: 7 5; }
         svg .series { fill: none; stroke-width: 1.3; stroke-linejoin: round; }
         svg .value { font-size: 11px; font-weight: bold; }
         svg .inbar { fill: #fff; font-size: 10px; font-weight: bold; }
@@ -146,10 +146,10 @@ public enum ReportHTML {
 
         // Legend with the end values, top left (both curves rise to the right).
         let lx = l + 12, ly = t + 14
-        svg.line(x1: lx, y1: ly - 4, x2: lx + 22, y2: ly - 4, className: "cumulative")
+        svg.line(x1: lx, y1: ly - 4, x2: lx + 22, y2: ly - 4, className: "swatch-cumulative")
         svg.label("actual: \(SVG.fixed(d.totalGWh, 3)) GWh", x: lx + 28, y: ly, className: "value",
                   extra: [("data-value", SVG.exact(d.totalGWh))])
-        svg.line(x1: lx, y1: ly + 14, x2: lx + 22, y2: ly + 14, className: "target-line")
+        svg.line(x1: lx, y1: ly + 14, x2: lx + 22, y2: ly + 14, className: "swatch-target")
         svg.label("target pace: \(SVG.fixed(targetEnd, 3)) GWh", x: lx + 28, y: ly + 18, className: "value",
                   extra: [("data-value", SVG.exact(targetEnd))])
         let diff = d.totalGWh - targetEnd
@@ -329,7 +329,7 @@ public enum ReportHTML {
             + "<th>quality</th><th>OEE</th><th>projected GWh/yr</th><th>year to date GWh</th></tr></thead>\n<tbody>\n"
         func gwh(_ v: Double?) -> String { v.map { SVG.fixed($0, 3) } ?? "–" }
         for line in p.lines {
-            s += "<tr data-line=\"\(SVG.escape(line.line))\" data-nameplate-gwh=\"\(SVG.exact(line.nameplateGWhPerYear))\""
+            s += "<tr class=\"plan-line\" data-line=\"\(SVG.escape(line.line))\" data-nameplate-gwh=\"\(SVG.exact(line.nameplateGWhPerYear))\""
                 + " data-oee=\"\(SVG.exact(line.oee))\" data-projected-gwh=\"\(SVG.exact(line.projectedGWhPerYear))\""
                 + " data-ytd-gwh=\"\(SVG.exact(line.ytdGWh))\">"
             s += "<td>\(SVG.escape(line.line))</td><td>\(gwh(line.nameplateGWhPerYear))</td>"
