@@ -158,7 +158,8 @@ enum PlanTable {
         if plan.lines.contains(where: { !$0.kwhPerUnitMeasured }) {
             out += "* no good units in the lookback: the plant file's unit_kwh\n"
         }
-        out += "OEE = avail × perf × qual over the lookback\n\n"
+        out += "OEE = avail × perf × qual over the lookback"
+            + (w.isEmpty ? "" : " (measured; the what-if changes nameplate and projections only)") + "\n\n"
 
         var answer: [(String, String)] = []
         answer.append(("Target", "\(gwh(plan.targetGWh)) GWh in \(plan.year)"))
