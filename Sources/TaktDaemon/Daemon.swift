@@ -109,9 +109,6 @@ public final class Daemon: Service {
         try await publisher.connect()
         logger.info("connected to \(configuration.broker) as \(instance)")
         try await pipeline.commit()  // the replayed messages, before anything new
-        try await publisher.publish(topic: OutboundTopic.status(instance: instance),
-                                    payload: StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes,
-                                    qos: .atLeastOnce, retain: true)
 
         // 3. Intake: journal on the network thread, before the PUBACK.
         let journal = self.journal
@@ -131,15 +128,11 @@ public final class Daemon: Service {
                     _exit(70)
                 }
             }))
-        try await intake.connect()
-        for filter in configuration.subscriptions {
-            try await intake.subscribe(filter, qos: .atLeastOnce)
-        }
-        try await intake.subscribe(Daemon.droppedTopic, qos: .atMostOnce)
-        logger.info("intake subscribed to \(configuration.subscriptions.joined(separator: ", "))")
-
-        // 4. Run until the intake ends (graceful shutdown closes it).
+        // 4. Run until the intake ends (graceful shutdown closes it). The consumer starts before
+        // the intake connects: a persistent session delivers its backlog right after CONNACK,
+        // and with nobody draining the inbox the network thread would block before the SUBACK.
         let fsyncInterval: Int? = if case .interval(let ms) = configuration.journalFsync { ms } else { nil }
+        let subscriptions = configuration.subscriptions
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -158,6 +151,22 @@ public final class Daemon: Service {
                             sinceFsync = 0
                         }
                     }
+                }
+                do {
+                    try await intake.connect()
+                    for filter in subscriptions {
+                        try await intake.subscribe(filter, qos: .atLeastOnce)
+                    }
+                    try await intake.subscribe(Daemon.droppedTopic, qos: .atMostOnce)
+                    logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))")
+                    // Online only once the session exists: from now on the broker keeps every
+                    // message for this daemon, whether or not it is running.
+                    try await publisher.publish(
+                        topic: OutboundTopic.status(instance: instance),
+                        payload: StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes,
+                        qos: .atLeastOnce, retain: true)
+                } catch let error as MosquittoError where error.kind == .closed {
+                    // Shut down while connecting: fall through to the drain.
                 }
                 try await group.next()
                 group.cancelAll()

@@ -31,7 +31,7 @@ struct ChaosTests {
         _ = try await harness.waitUntilOnline()
 
         let truthPath = harness.directory.appendingPathComponent("truth.json").path
-        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+        let sim = try ChildProcess(harness.binary("takt-sim"),
                                    ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
                                     "--from", "2026-10-01T00:00:00Z", "--duration", "90h", "--seed", "11",
                                     "--faults", "dup=0.005,reorder=0.005,reboot=0.0002", "--truth", truthPath],
@@ -65,7 +65,7 @@ struct ChaosTests {
         _ = try await harness.waitUntilOnline()
 
         let truthPath = harness.directory.appendingPathComponent("truth.json").path
-        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+        let sim = try ChildProcess(harness.binary("takt-sim"),
                                    ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
                                     "--from", "2026-09-01T00:00:00Z", "--duration", "40h", "--seed", "5",
                                     "--faults", "dup=0.01,reorder=0.01", "--truth", truthPath],

@@ -11,6 +11,9 @@ struct DaemonHarness {
     let instance: String
     let plant: String
 
+    /// Path of this harness's copy of a binary.
+    func binary(_ name: String) -> String { directory.appendingPathComponent("bin/\(name)").path }
+
     var dataDirectory: String { directory.appendingPathComponent("data").path }
     var storeURL: String { "sqlite:\(dataDirectory)/takt.sqlite" }
     var daemonLog: String { directory.appendingPathComponent("taktd.log").path }
@@ -19,6 +22,13 @@ struct DaemonHarness {
         let directory = try TestProcess.temporaryDirectory("takt-e2e")
         let broker: MosquittoBroker
         if let existing { broker = existing } else { broker = try await MosquittoBroker.start() }
+        // Private copies of the binaries: a build running meanwhile (relinking them) cannot
+        // make a spawn fail with "Text file busy".
+        let bin = directory.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        for name in ["taktd", "takt", "takt-sim"] {
+            try FileManager.default.copyItem(atPath: try TaktBinaries.path(name), toPath: bin.appendingPathComponent(name).path)
+        }
         return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant)
     }
 
@@ -33,7 +43,7 @@ struct DaemonHarness {
         if !FileManager.default.fileExists(atPath: config.path) {
             try "journal_fsync: never\ncommit_interval_ms: 100\n".write(to: config, atomically: true, encoding: .utf8)
         }
-        return try ChildProcess(try TaktBinaries.path("taktd"),
+        return try ChildProcess(binary("taktd"),
                                 ["--config", config.path, "--broker", broker.url, "--plant", plant,
                                  "--data-dir", dataDirectory, "--instance", instance] + extra,
                                 logFile: daemonLog)
@@ -61,7 +71,7 @@ struct DaemonHarness {
     /// Runs `takt-sim` to the end against the broker and returns its truth.
     func runSimulator(_ arguments: [String], timeout: Double = 300) async throws -> [String: Any] {
         let truth = directory.appendingPathComponent("truth.json").path
-        let sim = try ChildProcess(try TaktBinaries.path("takt-sim"),
+        let sim = try ChildProcess(binary("takt-sim"),
                                    ["--plant", plant, "--broker", broker.url, "--speed", "max", "--truth", truth] + arguments,
                                    logFile: directory.appendingPathComponent("sim.log").path)
         let code = await sim.exit(timeout: timeout)
@@ -74,7 +84,7 @@ struct DaemonHarness {
         var arguments = ["query", "--store", storeURL, "--site", site, "--window", tier, "--from", String(from), "--to", String(to), "--format", "json"]
         if let line { arguments += ["--line", line] }
         if let station { arguments += ["--station", station] }
-        let output = try TestProcess.run(try TaktBinaries.path("takt"), arguments)
+        let output = try TestProcess.run(binary("takt"), arguments)
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
     }
 
