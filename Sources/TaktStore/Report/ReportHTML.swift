@@ -361,9 +361,12 @@ public enum ReportHTML {
         svg.line(x1: x0, y1: y(ticks.first ?? 0), x2: x0, y2: y(ticks.last ?? 1), className: "axis")
     }
 
+    /// The time axis along `y0`: ticks no closer than 95 px, so `Nov 20 06:00` labels never touch.
     static func xTimeAxis(_ svg: inout SVGWriter, _ d: ReportData, x: (Int64) -> Double, y0: Double) {
         svg.line(x1: x(d.from), y1: y0, x2: x(d.to), y2: y0, className: "axis")
-        for tick in SVG.timeTicks(from: d.from, to: d.to, timeZone: d.timeZone) {
+        let maxCount = max(2, Int((x(d.to) - x(d.from)) / 95))
+        // A label centred on the plot's right end would run past the chart's edge.
+        for tick in SVG.timeTicks(from: d.from, to: d.to, timeZone: d.timeZone, maxCount: maxCount) where x(tick.t) <= x(d.to) - 28 {
             svg.line(x1: x(tick.t), y1: y0, x2: x(tick.t), y2: y0 + 5, className: "axis")
             svg.label(tick.label, x: x(tick.t), y: y0 + 18, anchor: "middle")
         }
