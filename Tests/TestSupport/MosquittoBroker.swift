@@ -122,7 +122,7 @@ public final class MosquittoBroker: @unchecked Sendable {
     private func launch() async throws {
         let process = try ChildProcess(try TestProcess.executable("mosquitto"), ["-c", configFile.path], logFile: logFile.path)
         lock.withLock { self.process = process }
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
             if !process.isRunning {
                 let text = (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
@@ -132,7 +132,7 @@ public final class MosquittoBroker: @unchecked Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         stop()
-        throw TestSupportError("mosquitto did not listen on port \(port) within 10 s")
+        throw TestSupportError("mosquitto did not listen on port \(port) within 30 s")
     }
 }
 
