@@ -1,4 +1,5 @@
 import Foundation
+import TaktCore
 
 /// Probabilities of the faults `--faults` injects, each per real message (0 … 1).
 public struct FaultRates: Sendable, Equatable {
@@ -79,50 +80,19 @@ public struct SimulationOptions: Sendable {
     public var end: Int64 { from + durationMs }
 }
 
-/// Parsers for the contract's flag formats (section 5).
+/// The contract's flag formats (section 5), parsed by TaktCore's `ContractTime` and reported as
+/// usage errors that name the flag.
 public enum FlagFormats {
     /// `90s`, `15m`, `8h`, `30d` → milliseconds (> 0).
     public static func durationMs(_ text: String, flag: String) throws(SimulationUsageError) -> Int64 {
-        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0 else {
-            throw SimulationUsageError(flag: flag, "'\(text)' is not a duration like 90s, 15m, 8h or 30d")
-        }
-        let scale: Int64
-        switch unit {
-        case "s": scale = 1000
-        case "m": scale = 60_000
-        case "h": scale = 3_600_000
-        case "d": scale = 86_400_000
-        default: throw SimulationUsageError(flag: flag, "'\(text)' is not a duration like 90s, 15m, 8h or 30d")
-        }
-        guard number <= Int64.max / scale / 2 else {
-            throw SimulationUsageError(flag: flag, "'\(text)' is too long")
-        }
-        return number * scale
+        do { return try ContractTime.durationMs(text) } catch { throw SimulationUsageError(flag: flag, error.description) }
     }
 
-    /// ISO 8601 (`2026-11-01T00:00:00Z`, with an offset or fractional seconds too) or epoch
-    /// milliseconds → epoch ms.
+    /// ISO 8601 or epoch milliseconds → epoch ms.
     public static func timeMs(_ text: String, flag: String) throws(SimulationUsageError) -> Int64 {
-        if !text.isEmpty, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) {
-            guard let ms = Int64(text), ms < (1 << 53) else {
-                throw SimulationUsageError(flag: flag, "'\(text)' is out of range for epoch milliseconds")
-            }
-            return ms
-        }
-        let plain = ISO8601DateFormatter()
-        plain.formatOptions = [.withInternetDateTime]
-        let fractional = ISO8601DateFormatter()
-        fractional.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        guard let date = plain.date(from: text) ?? fractional.date(from: text) else {
-            throw SimulationUsageError(flag: flag, "'\(text)' is not an ISO 8601 time (2026-11-01T00:00:00Z) or epoch milliseconds")
-        }
-        return Int64((date.timeIntervalSince1970 * 1000).rounded())
+        do { return try ContractTime.epochMs(text) } catch { throw SimulationUsageError(flag: flag, error.description) }
     }
 
     /// Epoch ms → `2026-11-01T00:00:00Z` (milliseconds dropped).
-    public static func isoTime(_ ms: Int64) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: Date(timeIntervalSince1970: Double(ms) / 1000))
-    }
+    public static func isoTime(_ ms: Int64) -> String { ContractTime.iso(ms) }
 }

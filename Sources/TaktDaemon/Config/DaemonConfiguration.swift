@@ -118,7 +118,7 @@ public struct DaemonConfiguration: Sendable {
             case "max_future_s": configuration.maxFutureS = try integer(0...(365 * 86_400))
             case "max_age":
                 do {
-                    configuration.maxAgeMs = try DurationText.milliseconds(try text())
+                    configuration.maxAgeMs = try ContractTime.durationMs(try text())
                 } catch {
                     throw fail("'max_age': \(error)")
                 }
@@ -149,18 +149,3 @@ public struct DaemonConfigurationError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
-/// Durations as the contract writes them: `90s`, `15m`, `8h`, `30d`.
-public enum DurationText {
-    public static func milliseconds(_ text: String) throws(DaemonConfigurationError) -> Int64 {
-        guard let unit = text.last, let number = Int64(text.dropLast()), number > 0, number < 1_000_000 else {
-            throw DaemonConfigurationError("'\(text)' is not a duration like 90s, 15m, 8h or 30d")
-        }
-        switch unit {
-        case "s": return number * 1000
-        case "m": return number * 60_000
-        case "h": return number * 3_600_000
-        case "d": return number * 86_400_000
-        default: throw DaemonConfigurationError("'\(text)' is not a duration like 90s, 15m, 8h or 30d")
-        }
-    }
-}
