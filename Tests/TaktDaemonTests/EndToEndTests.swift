@@ -38,6 +38,17 @@ struct EndToEndTests {
         #expect(code == 0, "taktd exit \(String(describing: code)): \(harness.log("taktd.log"))")
         #expect(ContinuousClock.now - stopping < .seconds(10))
         #expect(try harness.mismatches(truth: truth).isEmpty, "rollups changed at shutdown")
+        // Its retained status now says offline (published by the daemon itself: a clean
+        // DISCONNECT suppresses the will).
+        let statusReader = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(harness.broker.url)))
+        defer { statusReader.close() }
+        try await statusReader.connect()
+        try await statusReader.subscribe("takt/v1/status/\(harness.instance)", qos: .atLeastOnce)
+        let status = try await statusReader.receive(1, timeout: 10)
+        let statusObject = try #require(try JSONSerialization.jsonObject(with: Data(status[0].payload)) as? [String: Any])
+        #expect(statusObject["online"] as? Bool == false)
+        #expect(statusObject["instance"] as? String == harness.instance)
+        #expect(status[0].retain)
 
         // Everything the watcher got: dead letters and metrics.
         try await Task.sleep(for: .milliseconds(500))
