@@ -93,6 +93,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: benchmarks (scripts/bench.sh, make bench)
+        .executableTarget(
+            name: "takt-bench",
+            dependencies: ["TaktCore", "TaktStore"],
+            path: "Benchmarks/TaktBench",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: tests
         .target(
             name: "TestSupport",

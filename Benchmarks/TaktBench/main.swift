@@ -1,0 +1,318 @@
+// takt-bench: the in-process benchmarks of issue 6 (no broker). Run by scripts/bench.sh.
+//
+//   takt-bench ingest PLANT STREAM [REPS]          decode + validate + dedup + windows, events/s
+//   takt-bench commit PLANT STREAM STORE [EVERY]   store commit cost per EVERY (10,000) events
+//   takt-bench fill-year PLANT STORE YEAR          a year of 1h/1d rows for every station
+//   takt-bench gen-plant LINES STATIONS SITE OUT   a plant file of LINES × STATIONS
+//   takt-bench gen-rss PLANT OUT                   the peak-RSS stream (62 d sparse … 3 h dense)
+//
+// STREAM is `topic<TAB>payload` lines (takt-sim --out). Output: one `key value` per line.
+import Foundation
+import TaktCore
+import TaktStore
+
+@inline(never)
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("takt-bench: \(message)\n".utf8))
+    exit(2)
+}
+
+func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+}
+
+func median(_ xs: [Double]) -> Double {
+    let s = xs.sorted()
+    return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+}
+
+func loadPlant(_ path: String) -> Plant {
+    guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { fail("cannot read \(path)") }
+    do { return try Plant.load(yaml: text, fileName: path) } catch { fail("\(error)") }
+}
+
+func nowMs() -> Int64 { Int64(Date().timeIntervalSince1970 * 1000) }
+
+/// A stream file held as one byte buffer and (topic, payload) ranges into it: the benchmark
+/// reads raw bytes the way the daemon gets them from libmosquitto.
+struct Stream {
+    var bytes: [UInt8]
+    var topics: [Range<Int>] = []
+    var payloads: [Range<Int>] = []
+
+    init(path: String) {
+        guard let data = FileManager.default.contents(atPath: path) else { fail("cannot read \(path)") }
+        bytes = [UInt8](data)
+        var lineStart = 0
+        var tab = -1
+        for i in bytes.indices {
+            let b = bytes[i]
+            if b == UInt8(ascii: "\t") && tab < 0 {
+                tab = i
+            } else if b == UInt8(ascii: "\n") {
+                if tab > lineStart {
+                    topics.append(lineStart..<tab)
+                    payloads.append((tab + 1)..<i)
+                }
+                lineStart = i + 1
+                tab = -1
+            }
+        }
+    }
+
+    var count: Int { topics.count }
+
+    /// Sum of journal record sizes up to message `k` (exclusive), as the daemon counts offsets.
+    func forEach(_ body: (Int, UnsafeRawBufferPointer, UnsafeRawBufferPointer) -> Void) {
+        bytes.withUnsafeBytes { all in
+            for k in topics.indices {
+                let t = UnsafeRawBufferPointer(rebasing: all[topics[k]])
+                let p = UnsafeRawBufferPointer(rebasing: all[payloads[k]])
+                body(k, t, p)
+            }
+        }
+    }
+}
+
+// MARK: - ingest
+
+func benchIngest(_ args: [String]) {
+    guard args.count >= 2 else { fail("usage: ingest PLANT STREAM [REPS]") }
+    let plant = loadPlant(args[0])
+    let stream = Stream(path: args[1])
+    let reps = args.count > 2 ? Int(args[2]) ?? 5 : 5
+    let now = nowMs()
+    let clock = ContinuousClock()
+    var ingestRates: [Double] = []
+    var withDrainRates: [Double] = []
+    var accepted = 0
+    for _ in 0..<reps {
+        var agg: Aggregator
+        do { agg = try Aggregator(plants: [plant]) } catch { fail("\(error)") }
+        var ingestTime = Duration.zero
+        var drainTime = Duration.zero
+        var ok = 0
+        var sinceDrain = 0
+        // Ingest is timed in slices between drains (a drain every 10,000 events, as taktd does).
+        var t0 = clock.now
+        stream.forEach { _, t, p in
+            if case .accepted = agg.ingest(topic: t, payload: p, now: now) { ok += 1 }
+            sinceDrain += 1
+            if sinceDrain == 10_000 {
+                let t1 = clock.now
+                ingestTime += t1 - t0
+                let batch = agg.drainCommit(journalOffset: 0)
+                blackHole(batch.updates.count)
+                t0 = clock.now
+                drainTime += t0 - t1
+                sinceDrain = 0
+            }
+        }
+        ingestTime += clock.now - t0
+        accepted = ok
+        ingestRates.append(Double(stream.count) / seconds(ingestTime))
+        withDrainRates.append(Double(stream.count) / seconds(ingestTime + drainTime))
+    }
+    print("events \(stream.count)")
+    print("accepted \(accepted)")
+    print("reps \(reps)")
+    print("ingest_events_per_s \(Int(median(ingestRates)))")
+    print("ingest_events_per_s_all \(ingestRates.map { String(Int($0)) }.joined(separator: ","))")
+    print("ingest_drain_events_per_s \(Int(median(withDrainRates)))")
+}
+
+@inline(never)
+func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
+
+// MARK: - commit
+
+func benchCommit(_ args: [String]) {
+    guard args.count >= 3 else { fail("usage: commit PLANT STREAM STORE [EVERY]") }
+    let plant = loadPlant(args[0])
+    let stream = Stream(path: args[1])
+    let path = args[2]
+    let every = args.count > 3 ? Int(args[3]) ?? 10_000 : 10_000
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    let store: SQLiteRollupStore
+    do { store = try SQLiteRollupStore(path: path) } catch { fail("\(error)") }
+    var agg: Aggregator
+    do { agg = try Aggregator(plants: [plant]) } catch { fail("\(error)") }
+    let now = nowMs()
+    let clock = ContinuousClock()
+    var commitTimes: [Double] = []
+    var drainTimes: [Double] = []
+    var snapshotBytes = 0
+    var updates = 0
+    var offset: Int64 = 0
+    var sinceCommit = 0
+    func commit() {
+        let t0 = clock.now
+        let batch = agg.drainCommit(journalOffset: offset)
+        let t1 = clock.now
+        do { blackHole(try store.commit(batch)) } catch { fail("commit: \(error)") }
+        let t2 = clock.now
+        drainTimes.append(seconds(t1 - t0))
+        commitTimes.append(seconds(t2 - t1))
+        updates += batch.updates.count
+        for s in batch.stations { snapshotBytes += s.dedup.count + s.timeline.count }
+    }
+    stream.forEach { _, t, p in
+        _ = agg.ingest(topic: t, payload: p, now: now)
+        offset += Int64(6 + t.count + p.count)
+        sinceCommit += 1
+        if sinceCommit == every {
+            commit()
+            sinceCommit = 0
+        }
+    }
+    let full = commitTimes.count
+    if sinceCommit > 0 { commit() }
+    try? store.close()
+    let fullCommits = Array(commitTimes.prefix(full))
+    print("events \(stream.count)")
+    print("events_per_commit \(every)")
+    print("commits \(commitTimes.count)")
+    print("commit_ms_median \(String(format: "%.2f", median(fullCommits) * 1000))")
+    print("commit_ms_mean \(String(format: "%.2f", fullCommits.reduce(0, +) / Double(max(1, full)) * 1000))")
+    print("drain_ms_median \(String(format: "%.2f", median(Array(drainTimes.prefix(full))) * 1000))")
+    print("row_updates_per_commit \(updates / max(1, commitTimes.count))")
+    print("snapshot_bytes_per_commit \(snapshotBytes / max(1, commitTimes.count))")
+}
+
+// MARK: - fill-year
+
+/// A year of 1h and 1d rows for every station of the plant, as a daemon that ran all year
+/// would have written them (1m rows are not read by `takt plan`: its queries use the partial
+/// output-station index on (site, tier, start)).
+func fillYear(_ args: [String]) {
+    guard args.count >= 3, let year = Int(args[2]) else { fail("usage: fill-year PLANT STORE YEAR") }
+    let plant = loadPlant(args[0])
+    let path = args[1]
+    for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    let store: SQLiteRollupStore
+    do { store = try SQLiteRollupStore(path: path) } catch { fail("\(error)") }
+    let cal = WindowCalendar(timeZone: plant.timeZone)
+    var gregorian = Calendar(identifier: .gregorian)
+    gregorian.timeZone = plant.timeZone
+    let start = Int64(gregorian.date(from: DateComponents(year: year, month: 1, day: 1))!.timeIntervalSince1970 * 1000)
+    let end = Int64(gregorian.date(from: DateComponents(year: year + 1, month: 1, day: 1))!.timeIntervalSince1970 * 1000)
+    var rng = SystemRandomNumberGenerator()
+    var batch: [WindowUpdate] = []
+    var rows = 0
+    let clock = ContinuousClock()
+    let t0 = clock.now
+    func flush() {
+        do { _ = try store.commit(CommitBatch(updates: batch, journalOffset: 0)) } catch { fail("commit: \(error)") }
+        rows += batch.count
+        batch.removeAll(keepingCapacity: true)
+    }
+    for tier in [WindowTier.hour, .day] {
+        var w = cal.window(containing: start, tier: tier)
+        while w.start < end {
+            let hours = Double(w.end - w.start) / 3_600_000
+            for line in plant.lines {
+                for st in line.stations {
+                    let isOutput = st.id == line.outputStation
+                    let ideal = isOutput ? line.idealCycleS : st.cycleS
+                    let good = Int64(hours * 3600 / ideal * Double.random(in: 0.78...0.92, using: &rng))
+                    let scrap = good / 200
+                    let planned = Int64(hours * 3_600_000)
+                    let run = Int64(Double(planned) * Double.random(in: 0.9...0.98, using: &rng))
+                    var hist = CycleHistogram()
+                    hist.add(Int(ideal * 1000))
+                    let key = WindowKey(site: plant.site, line: line.id, station: st.id, tier: tier, start: w.start, end: w.end)
+                    batch.append(WindowUpdate(key: key, good: good, scrap: scrap, energyKwh: Double(good) * line.unitKWh,
+                                              unitMessages: good + scrap, cycle: hist, runMs: run, plannedMs: planned,
+                                              idealCycleS: ideal, isOutputStation: isOutput))
+                    if batch.count == 20_000 { flush() }
+                }
+            }
+            w = cal.next(after: w, tier: tier)
+        }
+    }
+    if !batch.isEmpty { flush() }
+    try? store.close()
+    print("rows \(rows)")
+    print("fill_s \(String(format: "%.1f", seconds(clock.now - t0)))")
+}
+
+// MARK: - generators
+
+func genPlant(_ args: [String]) {
+    guard args.count == 4, let lines = Int(args[0]), let stations = Int(args[1]) else {
+        fail("usage: gen-plant LINES STATIONS SITE OUT")
+    }
+    var y = "# Generated by takt-bench gen-plant: \(lines) lines × \(stations) stations.\n"
+    y += "site: \(args[2])\ntimezone: Asia/Shanghai\ncalendar:\n  planned_hours_per_year: 8400\nlines:\n"
+    for l in 1...lines {
+        y += "  - id: line-\(String(format: "%04d", l))\n    product: cell\n    ideal_cycle_s: 6.0\n"
+        y += "    unit_kwh: 0.4416\n    output_station: st\(stations)\n    stations:\n"
+        for s in 1...stations { y += "      - {id: st\(s), cycle_s: 6.0}\n" }
+    }
+    do { try y.write(toFile: args[3], atomically: true, encoding: .utf8) } catch { fail("\(error)") }
+}
+
+/// The peak-RSS stream: for every station of PLANT, one state a day for 62 days, one state an
+/// hour for the last 72 hours, and a unit message a minute (and a state every 10 minutes) for
+/// the last 180 minutes: every tier's window count of the issue (1m × 180, 1h × 72, 1d × 62) is
+/// touched, and the timelines hold what 35 days of `max_age` keep. In time order, ending now.
+///
+/// The sparse part reports state 30000 (unknown): a known state would give every station a row
+/// for every minute of 62 days (contract: "a row for every window that holds time in a known
+/// state"), 357 million rows, which measures the disk, not the daemon's memory.
+func genRSS(_ args: [String]) {
+    guard args.count == 2 else { fail("usage: gen-rss PLANT OUT") }
+    let plant = loadPlant(args[0])
+    let end = nowMs() / 60_000 * 60_000 - 60_000
+    let day: Int64 = 86_400_000, hour: Int64 = 3_600_000, minute: Int64 = 60_000
+    var ticks: [(ts: Int64, kind: Int)] = []  // 0 unknown state, 1 unit, 2 known state
+    var t = end - 62 * day
+    while t < end - 72 * hour { ticks.append((t, 0)); t += day }
+    t = end - 72 * hour
+    while t < end - 180 * minute { ticks.append((t, 0)); t += hour }
+    t = end - 180 * minute
+    while t < end {
+        ticks.append((t, 1))
+        if (t / minute) % 10 == 0 { ticks.append((t + 1, 2)) }
+        t += minute
+    }
+    var seqs = [Int](repeating: 0, count: plant.lines.reduce(0) { $0 + $1.stations.count })
+    var written = 0
+    var out = [UInt8]()
+    out.reserveCapacity(ticks.count * plant.lines.count * 4 * 130)
+    for (k, tick) in ticks.enumerated() {
+        var i = 0
+        for line in plant.lines {
+            for st in line.stations {
+                let seq = seqs[i]
+                seqs[i] += 1
+                i += 1
+                let topic = "takt/v1/\(plant.site)/\(line.id)/\(st.id)/\(tick.kind == 1 ? "unit" : "state")"
+                let payload = tick.kind == 1
+                    ? "{\"ts\":\(tick.ts),\"seq\":\(seq),\"good\":10,\"scrap\":0,\"energy_kwh\":4.416,\"cycle_ms\":\(5900 + seq % 200)}"
+                    : "{\"ts\":\(tick.ts),\"seq\":\(seq),\"state\":\(tick.kind == 0 ? 30000 : (k % 7 == 3 ? 180000 : 10000))}"
+                out.append(contentsOf: topic.utf8)
+                out.append(UInt8(ascii: "\t"))
+                out.append(contentsOf: payload.utf8)
+                out.append(UInt8(ascii: "\n"))
+                written += 1
+            }
+        }
+    }
+    FileManager.default.createFile(atPath: args[1], contents: Data(out))
+    print("messages \(written)")
+}
+
+// MARK: - main
+
+var argv = Array(CommandLine.arguments.dropFirst())
+guard let command = argv.first else { fail("usage: takt-bench ingest|commit|fill-year|gen-plant|gen-rss …") }
+argv.removeFirst()
+switch command {
+case "ingest": benchIngest(argv)
+case "commit": benchCommit(argv)
+case "fill-year": fillYear(argv)
+case "gen-plant": genPlant(argv)
+case "gen-rss": genRSS(argv)
+default: fail("unknown command '\(command)'")
+}

@@ -1,0 +1,336 @@
+#!/usr/bin/env bash
+# make bench (issue 6): every benchmark in one go on this machine, medians of RUNS runs, written
+# to the generated section of docs/BENCHMARKS.md (between the bench:start/bench:end markers;
+# the rest of the page is kept).
+#   1. end to end, Mosquitto on loopback, N pre-generated contract messages (takt-sim --out of
+#      the Bishan plant) published at full speed by Benchmarks/mosquitto-bare/replay_pub.c, QoS 1
+#      and QoS 0, into (a) bare_sub.c, a libmosquitto subscriber that only counts, (b) taktd with
+#      journal and SQLite store, until the last event is committed (site_counters in the store),
+#      (c) Benchmarks/paho_sum.py, paho-mqtt + json + dict sums per line and minute;
+#   2. in process (takt-bench): decode + validate + dedup + windows on one core, store commit
+#      per 10,000 events, and peak RSS of taktd for a 1,000-line × 4-station plant;
+#   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant.
+# Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
+# KEEP=1 keeps the work directory, ONLY=e2e,inproc,rss,plan runs a subset (still writes OUT).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+RUNS=${RUNS:-3}
+N=${N:-300000}
+SCRATCH=${SCRATCH:-.build-bench}
+OUT=${OUT:-docs/BENCHMARKS.md}
+ONLY=${ONLY:-e2e,inproc,rss,plan}
+PLANT=Config/plant-bishan.yaml
+WORK=$(mktemp -d /tmp/takt-bench.XXXXXX)
+PIDS=()
+cleanup() {
+  local code=$?
+  trap - EXIT INT TERM
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  [ "${KEEP:-0}" = 1 ] && echo "bench: work directory kept: $WORK" >&2 || rm -rf "$WORK"
+  exit $code
+}
+trap cleanup EXIT
+trap 'echo "bench: interrupted" >&2; exit 130' INT TERM
+log() { echo "bench: $*" >&2; }
+want() { [[ ",$ONLY," == *",$1,"* ]]; }
+
+# --- tools ---------------------------------------------------------------------------------
+scripts/install-deps.sh
+python3 -c 'import paho.mqtt' 2>/dev/null \
+  || python3 -m pip install --quiet --disable-pip-version-check paho-mqtt >/dev/null 2>&1 \
+  || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
+command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
+log "building release binaries in $SCRATCH…"
+swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+BIN="$SCRATCH/release"
+for b in taktd takt takt-sim takt-bench; do [ -x "$BIN/$b" ] || { log "build failed ($b missing)"; exit 1; }; done
+MOSQ_FLAGS=$(pkg-config --cflags --libs libmosquitto)
+cc -O2 -o "$WORK/bare_sub" Benchmarks/mosquitto-bare/bare_sub.c $MOSQ_FLAGS
+cc -O2 -o "$WORK/replay_pub" Benchmarks/mosquitto-bare/replay_pub.c $MOSQ_FLAGS
+MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
+
+# --- helpers -------------------------------------------------------------------------------
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
+now() { date +%s.%N; }
+BROKER_PID=""
+start_broker() {  # sets PORT, BROKER_PID
+  PORT=$(free_port)
+  local dir="$WORK/broker-$PORT"
+  mkdir -p "$dir"
+  { cat Config/mosquitto.conf; echo "listener $PORT 127.0.0.1"; echo "persistence_location $dir/"
+    [ "$(id -u)" -eq 0 ] && echo "user root"; } > "$dir/mosquitto.conf"
+  "$MOSQUITTO" -c "$dir/mosquitto.conf" > "$dir/log" 2>&1 &
+  BROKER_PID=$!
+  PIDS+=($BROKER_PID)
+  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return; sleep 0.05; done
+  log "mosquitto did not start"; cat "$dir/log" >&2; exit 1
+}
+stop_pid() { kill -TERM "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
+wait_ready() {  # FILE PID: until FILE has a line "ready"
+  for _ in $(seq 600); do grep -q '^ready' "$1" 2>/dev/null && return 0; kill -0 "$2" 2>/dev/null || return 1; sleep 0.05; done
+  return 1
+}
+field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" "$2" | tail -1; }
+kv() { awk -v k="$1" '$1==k {print $2}' "$2" | tail -1; }
+counted() {  # STORE: accepted + duplicates + dead letters committed
+  sqlite3 "$1" "SELECT COALESCE(SUM(accepted+duplicates+dead_letters),0) FROM site_counters" 2>/dev/null || echo 0
+}
+
+# One end-to-end run. Prints "rate lost" (messages/s from the publisher's start to the last
+# message received / committed; lost = N − received / accepted).
+run_sub() {  # SUBJECT(a|b|c) QOS RUN
+  local subject=$1 qos=$2 run=$3 out="$WORK/e2e-$1-q$2-$3"
+  start_broker
+  local start_wall done_wall lost=0 sub
+  case $subject in
+    a|c)
+      if [ "$subject" = a ]; then "$WORK/bare_sub" "$PORT" "$N" "$qos" > "$out.sub" 2>&1 &
+      else python3 Benchmarks/paho_sum.py "$PORT" "$N" "$qos" > "$out.sub" 2>&1 & fi
+      sub=$!
+      PIDS+=($sub)
+      wait_ready "$out.sub" $sub || { log "subscriber $subject did not start"; cat "$out.sub" >&2; exit 1; }
+      "$WORK/replay_pub" "$PORT" "$STREAM" "$qos" 1000 > "$out.pub"
+      start_wall=$(field start_wall "$out.pub")
+      for _ in $(seq 3600); do kill -0 $sub 2>/dev/null || break; sleep 0.05; done  # ≤ 3 min after the publisher
+      if kill -0 $sub 2>/dev/null; then
+        stop_pid $sub
+        done_wall=$(now); lost=timeout
+      else
+        wait $sub || true
+        done_wall=$(field last_wall "$out.sub")
+      fi
+      ;;
+    b)
+      local data="$WORK/taktd-$qos-$run"
+      "$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "$PLANT" --data-dir "$data" --instance "bench$qos$run" > "$out.log" 2>&1 &
+      sub=$!
+      PIDS+=($sub)
+      for _ in $(seq 600); do
+        mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "takt/v1/status/bench$qos$run" -C 1 -W 1 2>/dev/null | grep -q '"online":true' && break
+        kill -0 $sub 2>/dev/null || { log "taktd did not start"; cat "$out.log" >&2; exit 1; }
+      done
+      "$WORK/replay_pub" "$PORT" "$STREAM" "$qos" 1000 > "$out.pub"
+      start_wall=$(field start_wall "$out.pub")
+      local c=0
+      for _ in $(seq 6000); do  # ≤ 5 min after the publisher
+        c=$(counted "$data/takt.sqlite")
+        [ "$c" -ge "$N" ] && break
+        sleep 0.02
+      done
+      done_wall=$(now)
+      grep VmHWM /proc/$sub/status | awk '{print $2}' > "$out.rss" || true
+      local accepted
+      accepted=$(sqlite3 "$data/takt.sqlite" "SELECT COALESCE(SUM(accepted),0) FROM site_counters")
+      lost=$(( N - accepted ))
+      stop_pid $sub
+      rm -rf "$data"
+      ;;
+  esac
+  stop_pid $BROKER_PID
+  rm -rf "$WORK/broker-$PORT"
+  awk -v n="$N" -v a="$start_wall" -v b="$done_wall" -v l="$lost" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
+}
+
+# --- machine -------------------------------------------------------------------------------
+CPU=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
+MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
+SWIFTV=$(swift --version 2>&1 | head -1)
+MOSQV=$("$MOSQUITTO" -h 2>&1 | head -1 | sed 's/ is an MQTT.*//')
+PAHOV=$(python3 -c 'import paho.mqtt; print(paho.mqtt.__version__)')
+PYV=$(python3 --version 2>&1)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+DATE=$(date -u +%Y-%m-%dT%H:%MZ)
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+declare -A R
+
+# --- 1. end to end -------------------------------------------------------------------------
+STREAM="$WORK/stream.tsv"
+if want e2e; then
+  log "generating $N messages (takt-sim --out, Bishan)…"
+  "$BIN/takt-sim" --plant "$PLANT" --speed max --duration 10h --seed 6 --out "$WORK/sim.tsv" 2>/dev/null
+  head -n "$N" "$WORK/sim.tsv" > "$STREAM"
+  rm -f "$WORK/sim.tsv"
+  [ "$(wc -l < "$STREAM")" -eq "$N" ] || { log "the simulator wrote fewer than $N messages"; exit 1; }
+  for qos in 1 0; do
+    for run in $(seq "$RUNS"); do
+      for s in a b c; do
+        read -r rate lost < <(run_sub $s $qos $run)
+        log "QoS $qos run $run ($s): $rate msg/s, lost $lost"
+        echo "$rate" >> "$WORK/rate-$s-$qos"
+        echo "$lost" >> "$WORK/lost-$s-$qos"
+      done
+    done
+    for s in a b c; do
+      R[rate-$s-$qos]=$(median < "$WORK/rate-$s-$qos")
+      R[runs-$s-$qos]=$(paste -sd, "$WORK/rate-$s-$qos" | sed 's/,/, /g')
+      R[lost-$s-$qos]=$(sort -u "$WORK/lost-$s-$qos" | paste -sd/)
+    done
+    R[rss-b-$qos]=$(cat "$WORK"/e2e-b-q$qos-*.rss 2>/dev/null | median)
+  done
+fi
+
+# --- 2. in process -------------------------------------------------------------------------
+if want inproc; then
+  log "in process: generating 2 days of Bishan…"
+  "$BIN/takt-sim" --plant "$PLANT" --speed max --duration 2d --seed 7 --out "$WORK/inproc.tsv" 2>/dev/null
+  taskset -c 0 "$BIN/takt-bench" ingest "$PLANT" "$WORK/inproc.tsv" "$(( RUNS > 5 ? RUNS : 5 ))" > "$WORK/ingest.out"
+  R[ingest]=$(kv ingest_events_per_s "$WORK/ingest.out")
+  R[ingest-all]=$(kv ingest_events_per_s_all "$WORK/ingest.out" | sed 's/,/, /g')
+  R[ingest-drain]=$(kv ingest_drain_events_per_s "$WORK/ingest.out")
+  R[ingest-events]=$(kv events "$WORK/ingest.out")
+  for run in $(seq "$RUNS"); do
+    taskset -c 0 "$BIN/takt-bench" commit "$PLANT" "$WORK/inproc.tsv" "$WORK/commit.sqlite" 10000 > "$WORK/commit-$run.out"
+    kv commit_ms_median "$WORK/commit-$run.out" >> "$WORK/commit-ms"
+    kv drain_ms_median "$WORK/commit-$run.out" >> "$WORK/drain-ms"
+  done
+  R[commit-ms]=$(median < "$WORK/commit-ms")
+  R[commit-runs]=$(paste -sd, "$WORK/commit-ms" | sed 's/,/, /g')
+  R[drain-ms]=$(median < "$WORK/drain-ms")
+  R[commit-rows]=$(kv row_updates_per_commit "$WORK/commit-1.out")
+  R[commit-snap]=$(kv snapshot_bytes_per_commit "$WORK/commit-1.out")
+  rm -f "$WORK/inproc.tsv" "$WORK"/commit.sqlite*
+fi
+
+# --- 2b. peak RSS, 1,000 lines × 4 stations ------------------------------------------------
+if want rss; then
+  log "peak RSS: 1,000 lines × 4 stations…"
+  "$BIN/takt-bench" gen-plant 1000 4 big "$WORK/plant-big.yaml"
+  "$BIN/takt-bench" gen-rss "$WORK/plant-big.yaml" "$WORK/rss.tsv" > "$WORK/rss-gen.out"
+  RSS_N=$(kv messages "$WORK/rss-gen.out")
+  for run in $(seq "$RUNS"); do
+    start_broker
+    data="$WORK/rss-$run"
+    "$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "$WORK/plant-big.yaml" --data-dir "$data" --instance "rss$run" > "$WORK/rss-$run.log" 2>&1 &
+    pid=$!
+    PIDS+=($pid)
+    for _ in $(seq 600); do
+      mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "takt/v1/status/rss$run" -C 1 -W 1 2>/dev/null | grep -q '"online":true' && break
+      kill -0 $pid 2>/dev/null || { log "taktd did not start"; cat "$WORK/rss-$run.log" >&2; exit 1; }
+    done
+    t0=$(now)
+    "$WORK/replay_pub" "$PORT" "$WORK/rss.tsv" 0 1000 > "$WORK/rss-pub-$run.out"
+    for _ in $(seq 30000); do [ "$(counted "$data/takt.sqlite")" -ge "$RSS_N" ] && break; sleep 0.05; done
+    t1=$(now)
+    awk '/VmHWM/ {print $2}' /proc/$pid/status >> "$WORK/rss-kb"
+    sqlite3 "$data/takt.sqlite" "SELECT SUM(accepted) FROM site_counters" >> "$WORK/rss-accepted"
+    awk -v a="$t0" -v b="$t1" -v n="$RSS_N" 'BEGIN {printf "%.0f\n", n / (b - a)}' >> "$WORK/rss-rate"
+    stop_pid $pid
+    stop_pid $BROKER_PID
+    rm -rf "$data" "$WORK/broker-$PORT"
+  done
+  R[rss-mb]=$(awk '{print $1/1024}' "$WORK/rss-kb" | median)
+  R[rss-runs]=$(awk '{printf "%.0f\n", $1/1024}' "$WORK/rss-kb" | paste -sd, | sed 's/,/, /g')
+  R[rss-n]=$RSS_N
+  R[rss-accepted]=$(sort -u "$WORK/rss-accepted" | paste -sd/)
+  R[rss-rate]=$(median < "$WORK/rss-rate")
+  rm -f "$WORK/rss.tsv"
+fi
+
+# --- 3. takt plan over a year --------------------------------------------------------------
+if want plan; then
+  log "planning: filling a year of 1h/1d rows…"
+  "$BIN/takt-bench" fill-year "$PLANT" "$WORK/year.sqlite" 2026 > "$WORK/fill.out"
+  R[plan-rows]=$(kv rows "$WORK/fill.out")
+  PLAN_CMD="$BIN/takt plan --store sqlite:$WORK/year.sqlite --plant $PLANT --site bishan --target-gwh 55 --format json"
+  $PLAN_CMD > "$WORK/plan.json"
+  if command -v hyperfine >/dev/null; then
+    hyperfine -N --warmup 1 --runs 10 --export-json "$WORK/plan-hf.json" "$PLAN_CMD" > /dev/null 2>&1
+    R[plan-ms]=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][0]; print("%.0f" % (r["median"]*1000))' "$WORK/plan-hf.json")
+    R[plan-how]="hyperfine, 10 runs after 1 warm-up, median"
+  else
+    for _ in $(seq 7); do a=$(now); $PLAN_CMD > /dev/null; b=$(now); echo "$a $b" | awk '{printf "%.0f\n", ($2-$1)*1000}'; done > "$WORK/plan-ms"
+    R[plan-ms]=$(median < "$WORK/plan-ms")
+    R[plan-how]="7 runs, median (hyperfine not available)"
+  fi
+fi
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- report --------------------------------------------------------------------------------
+ratio() { awk -v x="$1" -v y="$2" 'BEGIN { if (x == "" || y == "" || y == 0) print "–"; else printf "%.2f", x / y }'; }
+verdict() {  # VALUE TARGET higher|lower
+  awk -v v="$1" -v t="$2" -v d="$3" 'BEGIN {
+    if (v == "" || v == "–") { print "not measured"; exit }
+    if ((d == "higher" && v >= t) || (d == "lower" && v <= t)) printf "**met** (%.2f× the target)", (d == "higher" ? v / t : t / v)
+    else if (d == "higher") printf "**missed** by %.0f %%", (1 - v / t) * 100
+    else printf "**missed** by %.0f %%", (v / t - 1) * 100 }'
+}
+fmt() { [ -z "$1" ] && echo "–" || LC_ALL=C printf "%'d" "${1%.*}" 2>/dev/null || echo "$1"; }
+
+section="$WORK/section.md"
+{
+  echo "<!-- bench:start — written by scripts/bench.sh (make bench); edit the script, not this section -->"
+  echo "## make bench (issue 6)"
+  echo
+  echo "Generated by \`make bench\` ($DATE, commit $COMMIT). Machine: $(nproc) cores ($CPU), $MEM,"
+  echo "Linux $(uname -r), $SWIFTV; $MOSQV; $PYV, paho-mqtt $PAHOV. The cores are shared with other"
+  echo "engineers' builds and tests: load average $LOAD_START at the start, $LOAD_END at the end."
+  echo "Each figure is the median of $RUNS runs (the runs are listed)."
+  if want e2e; then
+    echo
+    echo "### 1. End to end: $(fmt "$N") contract messages through Mosquitto on loopback"
+    echo
+    echo "The stream is the first $(fmt "$N") messages of \`takt-sim --out\` (Bishan, 16 lines × 4 stations),"
+    echo "published at full speed by \`Benchmarks/mosquitto-bare/replay_pub.c\` (libmosquitto, threaded"
+    echo "loop, 1000 in flight, TCP_NODELAY). A fresh broker (\`Config/mosquitto.conf\`) per run. messages/s ="
+    echo "N / (time from the publisher's first publish to: (a) the last message received by"
+    echo "\`bare_sub.c\`, a libmosquitto subscriber that only counts; (b) the last event committed by"
+    echo "\`taktd\`, journal and SQLite store on, polled in \`site_counters\` every 20 ms; (c) the last"
+    echo "message summed by \`Benchmarks/paho_sum.py\`, paho-mqtt + \`json.loads\` + dict sums per line"
+    echo "and minute). \"lost\" = N − received (a, c) or N − accepted in the store (b)."
+    echo
+    echo "| QoS | (a) bare C, msg/s | (b) taktd, msg/s | (c) paho-mqtt, msg/s | b/a | b/c | lost a / b / c | taktd peak RSS |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    for qos in 1 0; do
+      echo "| $qos | $(fmt "${R[rate-a-$qos]}") | **$(fmt "${R[rate-b-$qos]}")** | $(fmt "${R[rate-c-$qos]}") | **$(ratio "${R[rate-b-$qos]}" "${R[rate-a-$qos]}")** | **$(ratio "${R[rate-b-$qos]}" "${R[rate-c-$qos]}")** | ${R[lost-a-$qos]} / ${R[lost-b-$qos]} / ${R[lost-c-$qos]} | $(awk -v k="${R[rss-b-$qos]}" 'BEGIN {printf "%.0f MB", k/1024}') |"
+    done
+    echo
+    echo "Runs (msg/s): QoS 1 a: ${R[runs-a-1]}; b: ${R[runs-b-1]}; c: ${R[runs-c-1]}."
+    echo "QoS 0 a: ${R[runs-a-0]}; b: ${R[runs-b-0]}; c: ${R[runs-c-0]}."
+    echo
+    echo "Targets: b/a ≥ 0.9 — QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-a-1]}")" 0.9 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-a-0]}")" 0.9 higher);"
+    echo "b/c ≥ 3 — QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-c-1]}")" 3 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-c-0]}")" 3 higher);"
+    echo "nothing lost — $( [ "${R[lost-b-1]}" = 0 ] && [ "${R[lost-b-0]}" = 0 ] && echo "**met** by taktd (every message accepted and committed, both QoS)" || echo "**missed**: taktd lost ${R[lost-b-1]} (QoS 1) / ${R[lost-b-0]} (QoS 0)")."
+  fi
+  if want inproc || want rss; then
+    echo
+    echo "### 2. In process (\`takt-bench\`, release, no broker)"
+    echo
+    echo "| what | figure | target | verdict |"
+    echo "| --- | --- | --- | --- |"
+    if want inproc; then
+      echo "| decode + validate + dedup + windows of raw payload bytes, one core (\`taskset -c 0\`), 2 days of Bishan ($(fmt "${R[ingest-events]}") messages) | **$(fmt "${R[ingest]}") events/s** (runs: ${R[ingest-all]}) | ≥ 1,000,000 | $(verdict "${R[ingest]}" 1000000 higher) |"
+      echo "| the same including \`drainCommit\` every 10,000 events (building the commit batches) | $(fmt "${R[ingest-drain]}") events/s | | |"
+      echo "| \`SQLiteRollupStore.commit\` of the batch the aggregator drains every 10,000 events (median over the 2 days; ${R[commit-rows]} row updates and ${R[commit-snap]} snapshot bytes per commit) | **${R[commit-ms]} ms per 10,000 events** (runs: ${R[commit-runs]}); \`drainCommit\` ${R[drain-ms]} ms | | |"
+    fi
+    if want rss; then
+      echo "| peak RSS of \`taktd\` (VmHWM), 1,000 lines × 4 stations; $(fmt "${R[rss-n]}") messages at QoS 0: per station a state a day for 62 days, a state an hour for 72 h, a unit a minute (+ a state every 10 min) for 180 min; accepted ${R[rss-accepted]}; $(fmt "${R[rss-rate]}") msg/s | **$(printf "%.0f" "${R[rss-mb]}") MB** (runs: ${R[rss-runs]}) | ≤ 200 MB | $(verdict "${R[rss-mb]}" 200 lower) |"
+    fi
+  fi
+  if want plan; then
+    echo
+    echo "### 3. Planning"
+    echo
+    echo "\`takt plan --format json\` (7-day lookback, year to date) over a store holding one year (2026)"
+    echo "of 1h and 1d rows of every station of the 16-line Bishan plant ($(fmt "${R[plan-rows]}") rows, filled by"
+    echo "\`takt-bench fill-year\` through \`SQLiteRollupStore.commit\`): **${R[plan-ms]} ms** (${R[plan-how]})."
+    echo "Target ≤ 1 s: $(verdict "${R[plan-ms]}" 1000 lower)."
+  fi
+  echo "<!-- bench:end -->"
+} > "$section"
+
+if [ -f "$OUT" ] && grep -q '<!-- bench:start' "$OUT"; then
+  python3 - "$OUT" "$section" <<'PY'
+import re, sys
+page, section = open(sys.argv[1]).read(), open(sys.argv[2]).read()
+page = re.sub(r"<!-- bench:start.*?<!-- bench:end -->\n?", lambda m: section, page, flags=re.S)
+open(sys.argv[1], "w").write(page)
+PY
+else
+  { [ -f "$OUT" ] && cat "$OUT" && echo; cat "$section"; } > "$WORK/page.md"
+  mv "$WORK/page.md" "$OUT"
+fi
+log "wrote $OUT"
+cat "$section"
