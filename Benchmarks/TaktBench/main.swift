@@ -154,7 +154,7 @@ func benchCommit(_ args: [String]) {
         drainTimes.append(seconds(t1 - t0))
         commitTimes.append(seconds(t2 - t1))
         updates += batch.updates.count
-        for s in batch.stations { snapshotBytes += s.dedup.count + s.timeline.count }
+        for s in batch.stations { snapshotBytes += s.dedup.count + (s.timeline?.count ?? 0) }
     }
     stream.forEach { _, t, p in
         _ = agg.ingest(topic: t, payload: p, now: now)

@@ -224,7 +224,11 @@ struct AggregatorTests {
             #expect(agg.feed(m) == outcomes[n], "message \(n)")
             if rng.chance(0.01) || n == stream.count - 1 {
                 let b = agg.drainCommit(journalOffset: Int64(n))
-                for s in b.stations { storeStations[s.station] = s }
+                // As the store does: a snapshot without timeline bytes keeps the stored ones.
+                for s in b.stations {
+                    storeStations[s.station] = StationSnapshot(station: s.station, dedup: s.dedup,
+                                                               timeline: s.timeline ?? storeStations[s.station]?.timeline)
+                }
                 for s in b.sites { storeSites[s.site] = s }
                 batches.append(b)
                 agg = try Aggregator(plants: [aggPlant()], settings: settings)
@@ -349,6 +353,35 @@ struct AggregatorTests {
         #expect(throws: AggregatorError.self) {
             try bad.restore(stations: [StationSnapshot(station: b.stations[0].station, dedup: [1, 2], timeline: [])], sites: [])
         }
+    }
+
+    @Test("a snapshot carries the timeline only when it changed since the station's previous one")
+    func timelineOnlyWhenChanged() throws {
+        var a = makeAggregator()
+        a.feed(unitMsg("eol", ts: aggT0, seq: 1))
+        // First snapshot of a station: always with its timeline (the store holds none yet).
+        let first = a.drainCommit(journalOffset: 0)
+        #expect(first.stations.count == 1 && first.stations[0].timeline != nil)
+        // Units only: the dedup changed, the timeline did not.
+        a.feed(unitMsg("eol", ts: aggT0 + 1000, seq: 2))
+        let second = a.drainCommit(journalOffset: 1)
+        #expect(second.stations.count == 1 && second.stations[0].timeline == nil)
+        // A state: the timeline comes along again.
+        a.feed(stateMsg("eol", ts: aggT0 + 2000, seq: 3, code: 10_000))
+        let third = a.drainCommit(journalOffset: 2)
+        let bytes = try #require(third.stations.first?.timeline)
+        // Restored from dedup + that timeline (first and third snapshots merged as the store
+        // does), the engine is where the uninterrupted one is.
+        var r = makeAggregator()
+        try r.restore(stations: [StationSnapshot(station: third.stations[0].station, dedup: third.stations[0].dedup,
+                                                 timeline: bytes)], sites: third.sites)
+        #expect(r.feed(unitMsg("eol", ts: aggT0 + 1000, seq: 2)) == .duplicate)
+        r.feed(unitMsg("eol", ts: aggT0 + 62_000, seq: 4))
+        a.feed(unitMsg("eol", ts: aggT0 + 62_000, seq: 4))
+        #expect(mergeBatches([r.drainCommit(journalOffset: 3)]) == mergeBatches([a.drainCommit(journalOffset: 3)]))
+        // After a restore, an unchanged timeline is not sent again.
+        r.feed(unitMsg("eol", ts: aggT0 + 63_000, seq: 5))
+        #expect(r.drainCommit(journalOffset: 4).stations.first?.timeline == nil)
     }
 
     @Test("configuration errors: two plants for one site")

@@ -150,6 +150,27 @@ struct CommitTests {
         #expect(state.sites.last == SiteCounters(site: "s", horizon: 999, accepted: 20, duplicates: 2, deadLetters: 2, missing: 0))
     }
 
+    @Test("a snapshot without timeline bytes keeps the stored ones; none stored is refused")
+    func snapshotWithoutTimeline() throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let store = try SQLiteRollupStore(path: dir.path("takt.db"))
+        let eol = StationKey(site: "s", line: "l1", station: "eol")
+        _ = try store.commit(CommitBatch(stations: [StationSnapshot(station: eol, dedup: [1], timeline: [7, 7])], journalOffset: 1))
+        _ = try store.commit(CommitBatch(stations: [StationSnapshot(station: eol, dedup: [2], timeline: nil)], journalOffset: 2))
+        #expect(try store.loadState().stations == [StationSnapshot(station: eol, dedup: [2], timeline: [7, 7])])
+        // A station the store holds nothing for: the whole batch is refused, nothing written.
+        let press = StationKey(site: "s", line: "l1", station: "press")
+        #expect(throws: StoreError.self) {
+            try store.commit(CommitBatch(stations: [StationSnapshot(station: eol, dedup: [3], timeline: nil),
+                                                    StationSnapshot(station: press, dedup: [1], timeline: nil)],
+                                         journalOffset: 3))
+        }
+        let state = try store.loadState()
+        #expect(state.journalOffset == 2)
+        #expect(state.stations == [StationSnapshot(station: eol, dedup: [2], timeline: [7, 7])])
+    }
+
     @Test("everything persists across close and reopen; migrations run once")
     func reopen() throws {
         let dir = try TempDir()

@@ -10,7 +10,8 @@ extension Aggregator {
     ///   dirty by state time); `runMs`/`plannedMs` are absolute:
     ///   `timeline.accumulate(over: window, horizon: siteHorizon)`.
     /// - Stations: a ``StationSnapshot`` for each station whose dedup or timeline changed
-    ///   (duplicates and stale seqs change dedup counters too), after pruning.
+    ///   (duplicates and stale seqs change dedup counters too), after pruning; its `timeline`
+    ///   is `nil` when the timeline is unchanged since the station's previous snapshot.
     /// - Sites: ``SiteCounters`` of each site with any message since the previous drain.
     ///
     /// Timelines are pruned here to the entries that can still change a row: a message is
@@ -68,15 +69,19 @@ extension Aggregator {
             for st in siteInfo[si].stations where stations[st].timeline.entries.count > 1 {
                 let before = stations[st].timeline.entries.count
                 stations[st].timeline.prune(before: cutoff)
-                if stations[st].timeline.entries.count != before { stations[st].snapshotDirty = true }
+                if stations[st].timeline.entries.count != before {
+                    stations[st].snapshotDirty = true
+                    stations[st].timelineDirty = true
+                }
             }
         }
 
         // 4. Snapshots and counters.
         var snapshots: [StationSnapshot] = []
         for st in stations.indices where stations[st].snapshotDirty {
-            snapshots.append(snapshot(st))
+            snapshots.append(snapshot(st, timeline: stations[st].timelineDirty))
             stations[st].snapshotDirty = false
+            stations[st].timelineDirty = false
         }
         var counters: [SiteCounters] = []
         for si in sites.indices where sites[si].changed {
@@ -156,14 +161,14 @@ extension Aggregator {
         }
     }
 
-    /// The persisted form of station `st`.
-    func snapshot(_ st: Int) -> StationSnapshot {
+    /// The persisted form of station `st`; the timeline only when asked for (it changed).
+    func snapshot(_ st: Int, timeline withTimeline: Bool) -> StationSnapshot {
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         do {
             return StationSnapshot(station: stationInfo[st].key,
                                    dedup: Array(try enc.encode(stations[st].dedup)),
-                                   timeline: Array(try enc.encode(stations[st].timeline)))
+                                   timeline: withTimeline ? Array(try enc.encode(stations[st].timeline)) : nil)
         } catch {
             // Only integers and arrays of them: encoding cannot fail.
             preconditionFailure("encoding the state of \(stationInfo[st].key) failed: \(error)")
@@ -191,7 +196,10 @@ extension Aggregator {
             }
             do {
                 stations[st].dedup = try dec.decode(StationDedup.self, from: Data(s.dedup))
-                stations[st].timeline = try dec.decode(StateTimeline.self, from: Data(s.timeline))
+                if let timeline = s.timeline {
+                    stations[st].timeline = try dec.decode(StateTimeline.self, from: Data(timeline))
+                    stations[st].timelineDirty = false
+                }
             } catch {
                 throw AggregatorError("stored state of \(s.station) does not decode: \(error)")
             }

@@ -82,6 +82,10 @@ public struct Aggregator: Sendable {
         var lateRanges: [Range<Int64>] = []
         /// Dedup or timeline changed since the last drain (persist a snapshot).
         var snapshotDirty = false
+        /// The timeline may differ from the one in the store: true until the station's first
+        /// snapshot (or restore), then after every state message and every prune that dropped
+        /// entries. A snapshot without it carries `timeline: nil` (the store keeps its bytes).
+        var timelineDirty = true
         /// In `touched` (has something for the next drain).
         var touched = false
         var minute = TierCache()
@@ -237,6 +241,7 @@ public struct Aggregator: Sendable {
             let drained = sites[si].drainedHorizon
             // Before a late insert: the state that held [ts, next entry) until now.
             let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
+            stations[st].timelineDirty = true
             if let changed = stations[st].timeline.insert(s) {
                 // Time from the drained horizon on is handled by the horizon rule at drain.
                 // A late change between states of the same class (see `timeClass`) changes no

@@ -85,10 +85,16 @@ public struct StationSnapshot: Sendable, Equatable {
     public var station: StationKey
     /// `JSONEncoder` bytes of `StationDedup`.
     public var dedup: [UInt8]
-    /// `JSONEncoder` bytes of `StateTimeline`.
-    public var timeline: [UInt8]
+    /// `JSONEncoder` bytes of `StateTimeline`, or `nil` when the timeline did not change since
+    /// the station's previous snapshot: the store keeps the bytes it holds (and refuses a `nil`
+    /// for a station it holds nothing for).
+    ///
+    /// Every commit snapshots every station that received a message, and most messages are
+    /// units: re-encoding up to `max_age` of state changes per station per commit was most of a
+    /// commit's cost (docs/BENCHMARKS.md).
+    public var timeline: [UInt8]?
 
-    public init(station: StationKey, dedup: [UInt8], timeline: [UInt8]) {
+    public init(station: StationKey, dedup: [UInt8], timeline: [UInt8]?) {
         self.station = station
         self.dedup = dedup
         self.timeline = timeline

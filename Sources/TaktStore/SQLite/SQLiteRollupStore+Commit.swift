@@ -42,10 +42,20 @@ extension SQLiteRollupStore {
                 INSERT INTO station_snapshot (site, line, station, dedup, timeline) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (site, line, station) DO UPDATE SET dedup = excluded.dedup, timeline = excluded.timeline
                 """)
+            // A snapshot without timeline bytes keeps the stored ones (unchanged timeline).
+            let updateDedup = try db.cachedStatement(
+                sql: "UPDATE station_snapshot SET dedup = ? WHERE site = ? AND line = ? AND station = ?")
             for s in batch.stations {
-                try upsertStation.execute(arguments: [
-                    s.station.site, s.station.line, s.station.station, Data(s.dedup), Data(s.timeline),
-                ])
+                if let timeline = s.timeline {
+                    try upsertStation.execute(arguments: [
+                        s.station.site, s.station.line, s.station.station, Data(s.dedup), Data(timeline),
+                    ])
+                } else {
+                    try updateDedup.execute(arguments: [Data(s.dedup), s.station.site, s.station.line, s.station.station])
+                    guard db.changesCount == 1 else {
+                        throw StoreError.invalidUpdate("snapshot of \(s.station) has no timeline and the store holds none")
+                    }
+                }
             }
 
             let upsertSite = try db.cachedStatement(sql: """
