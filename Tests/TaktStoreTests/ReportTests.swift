@@ -190,6 +190,14 @@ struct ReportTests {
         Self.expectClose(cumulative.first?["data-end-gwh"], day.reduce(0) { $0 + $1.energy } / 1e6, "day 2 energy")
         Self.expectClose(Self.elements(html, "line", class: "target-line").first?["data-end-gwh"], 30.0 / 365, "target line end")
         for series in Self.elements(html, "polyline", class: "series") { #expect(series["data-points"] == "24") }
+        // The plan's year to date stops at --to: two whole local days from 1d rows, then 1h rows.
+        let planRows = Self.elements(html, "tr", class: "plan-line")
+        #expect(planRows.count == 2)
+        for row in planRows {
+            let line = row["data-line"] ?? ""
+            let ytd = Self.hoursWritten.filter { Self.isOutput($0) && $0.line == line && $0.start < to }.reduce(0) { $0 + $1.energy }
+            Self.expectClose(row["data-ytd-gwh"], ytd / 1e6, "year to date of \(line) up to --to")
+        }
     }
 
     @Test("usage errors exit 2 naming the flag; an empty range exits 1", arguments: [

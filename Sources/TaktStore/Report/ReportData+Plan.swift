@@ -19,8 +19,10 @@ extension ReportData.PlanTable {
 
 extension CapacityPlanInput {
     /// Reads what ``CapacityPlanner/plan(_:)`` needs from `store`, as `takt plan` does: the
-    /// sums of each line's output-station `1h` rows that start in `[asOf − lookback, asOf)`
-    /// and each line's energy in `year` from its `1d` rows.
+    /// sums of each line's output-station `1h` rows that start in `[asOf − lookback, asOf)`,
+    /// and each line's energy in `year` up to `asOf`: its `1d` rows that end by then, plus its
+    /// `1h` rows after the last of them (with `asOf` at the newest data, that is all of the
+    /// year's `1d` energy, as `takt plan` counts it).
     ///
     /// - Parameters:
     ///   - asOfMs: end of the lookback (the end of the newest `1h` window to count); `nil`: no data.
@@ -40,8 +42,14 @@ extension CapacityPlanInput {
                 }
                 sums[line.id] = s
             }
-            ytd[line.id] = try store.rows(site: plant.site, line: line.id, station: nil, tier: .day,
-                                          from: bounds.start, to: bounds.end).reduce(0) { $0 + $1.energyKwh }
+            // Whole days of the year that end by asOf, then the hours from there to asOf (a
+            // report whose range ends in the past must not count energy after it).
+            let upTo = min(bounds.end, asOfMs ?? bounds.end)
+            let days = try store.rows(site: plant.site, line: line.id, station: nil, tier: .day, from: bounds.start, to: upTo)
+                .filter { $0.end <= upTo }
+            let hoursFrom = days.last?.end ?? bounds.start
+            let hours = try store.rows(site: plant.site, line: line.id, station: nil, tier: .hour, from: hoursFrom, to: upTo)
+            ytd[line.id] = days.reduce(0) { $0 + $1.energyKwh } + hours.reduce(0) { $0 + $1.energyKwh }
         }
         return CapacityPlanInput(plant: plant, targetGWh: targetGWh, year: year, lookback: lookback, asOfMs: asOfMs,
                                  lookbackSums: sums, ytdKWh: ytd, whatIf: whatIf)
