@@ -300,8 +300,8 @@ struct ReportTests {
     }
 
     /// Smallest PNG a rendered report may be. Measured with Chromium 156 (Debian 12) at
-    /// 1280 × 2400: a blank white page 14.0 KB; this fixture's report 199 KB; the same report
-    /// with every chart emptied (titles, axes, legends, figures still drawn) 127 KB. So bytes
+    /// 1280 × 2400: a blank white page 14.0 KB; this fixture's report 198 KB; the same report
+    /// with every chart emptied (titles, axes, legends, figures still drawn) 126 KB. So bytes
     /// tell a blank page from a report (threshold well above 14 KB), and the charts' own pixels
     /// add over half again (the test asks ≥ 1.3 × the emptied page); that no chart is empty is
     /// checked exactly on the HTML (``check(_:against:)``). See docs/report.md.
