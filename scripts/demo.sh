@@ -17,7 +17,7 @@ TARGET_GWH=${TARGET_GWH:-55}
 OUT=${OUT:-demo-out}
 BIN=.build/release
 
-scripts/install-deps.sh
+TAKT_NO_CHROMIUM=1 scripts/install-deps.sh
 echo "demo: building release binaries (the first build takes a few minutes)…" >&2
 swift build -c release 2>&1 | grep -E "error|warning: |Compiling|Build complete" | grep -vE "^\[|Compiling" || true
 [ -x "$BIN/taktd" ] && [ -x "$BIN/takt-sim" ] && [ -x "$BIN/takt" ] || { echo "demo: build failed" >&2; exit 1; }

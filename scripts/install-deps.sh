@@ -3,9 +3,9 @@
 # Debian/Ubuntu (apt). Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
-packages=(libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev sqlite3 openssl pkg-config)
-[ "${TAKT_WITH_POSTGRES:-0}" = 1 ] && packages+=(postgresql)
-[ "${TAKT_WITH_CHROMIUM:-0}" = 1 ] && packages+=(chromium)
+# chromium renders the HTML report in its test; TAKT_NO_CHROMIUM=1 skips it (make demo needs none).
+packages=(libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev sqlite3 openssl pkg-config python3-pip)
+[ "${TAKT_NO_CHROMIUM:-0}" = 1 ] || packages+=(chromium)
 
 missing=()
 for p in "${packages[@]}"; do

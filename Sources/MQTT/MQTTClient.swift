@@ -84,6 +84,10 @@ public final class MQTTClient: Sendable {
     /// and the network thread sends DISCONNECT (so the broker does not publish the will), ends,
     /// and frees libmosquitto's client. Idempotent; returns at once without waiting for the
     /// thread (use `closeAndWait()` for that).
+    /// - Important: until the thread ends (≤ ~100 ms) it may still read messages; they reach
+    ///   `Configuration.onReceive` (and are acknowledged) but no longer the message sequences.
+    ///   A persistent-session consumer that hands a reconnect to another client should
+    ///   `closeAndWait()` first, and one that must not lose any makes them durable in `onReceive`.
     public func close() {
         core.close()
     }
@@ -173,6 +177,16 @@ final class ClientCore: @unchecked Sendable {
         if let creationError { throw creationError }
         guard let handle else { throw MosquittoError.closed }
         try applyOptions(handle)
+        // Cancelling the task that waits closes the client (which fails the wait with .closed),
+        // so a caller's timeout can end a connect that would otherwise retry forever.
+        try await withTaskCancellationHandler {
+            try await startAndAwaitFirstConnection(handle)
+        } onCancel: {
+            close()
+        }
+    }
+
+    private func startAndAwaitFirstConnection(_ handle: OpaquePointer) async throws {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             // Resuming inside the lock is safe: a continuation only schedules its task.
             let context = Unmanaged.passUnretained(self).toOpaque()
@@ -260,6 +274,21 @@ final class ClientCore: @unchecked Sendable {
                 if wasConnected {
                     // on_disconnect did not run (libmosquitto skips it for some errors).
                     connectionDropped(rc: rc)
+                }
+                // The first connection failed after the TCP connect but before a CONNACK (a TLS
+                // handshake that fails in the loop, a broker that hangs up): connect() must hear
+                // of it, unless it is meant to keep retrying.
+                let failedFirst: CheckedContinuation<Void, any Error>? = state.withLock { s in
+                    guard let waiter = s.connectWaiter, !policy.retryInitialConnection else { return nil }
+                    s.connectWaiter = nil
+                    s.stopRequested = true
+                    return waiter
+                }
+                if let failedFirst {
+                    let error = rc == Int32(MOSQ_ERR_SUCCESS.rawValue)
+                        ? MosquittoError(returnCode: Int32(MOSQ_ERR_CONN_LOST.rawValue)) : MosquittoError(returnCode: rc)
+                    setConnection(.disconnected(error))
+                    failedFirst.resume(throwing: error)
                 }
             }
             if state.withLock({ $0.stopRequested }) { break }

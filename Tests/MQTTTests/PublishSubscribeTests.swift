@@ -74,7 +74,9 @@ struct PublishSubscribeTests {
         let first = try Self.client(broker, id, cleanSession: false, version: version)
         try await first.connect()
         try await first.subscribe("line/+/unit", qos: .atLeastOnce)
-        first.close()
+        // Wait until it is really gone: until its thread ends, it still reads (and acknowledges)
+        // what the broker sends.
+        await first.closeAndWait()
 
         let publisher = try Self.client(broker)
         defer { publisher.close() }

@@ -1,19 +1,49 @@
+import Foundation
 import MQTT
 
 /// Runs `body`, failing with `TestSupportError` when it takes longer than `seconds`, so a broken
-/// test reports instead of hanging the suite.
+/// test reports instead of hanging the suite. On a time-out the body's task is cancelled and
+/// abandoned: unlike a task group, this returns even if the body ignores cancellation.
 public func withTimeout<T: Sendable>(
     _ seconds: Double, _ what: String = "operation",
     _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    try await withThrowingTaskGroup(of: T.self) { group in
-        group.addTask { try await body() }
-        group.addTask {
-            try await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
-            throw TestSupportError("\(what) did not finish within \(seconds) s")
+    let gate = TimeoutGate<T>()
+    return try await withCheckedThrowingContinuation { continuation in
+        gate.install(continuation)
+        let work = Task {
+            do { gate.finish(.success(try await body())) } catch { gate.finish(.failure(error)) }
         }
-        defer { group.cancelAll() }
-        return try await group.next()!
+        Task {
+            try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
+            if gate.finish(.failure(TestSupportError("\(what) did not finish within \(seconds) s"))) {
+                work.cancel()
+            }
+        }
+    }
+}
+
+/// Resumes a continuation once, with whichever result comes first.
+private final class TimeoutGate<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var continuation: CheckedContinuation<T, any Error>?
+    private var done = false
+
+    func install(_ continuation: CheckedContinuation<T, any Error>) {
+        lock.withLock { self.continuation = continuation }
+    }
+
+    /// True when this call resumed the continuation.
+    @discardableResult
+    func finish(_ result: Result<T, any Error>) -> Bool {
+        let waiting: CheckedContinuation<T, any Error>? = lock.withLock {
+            guard !done else { return nil }
+            done = true
+            defer { continuation = nil }
+            return continuation
+        }
+        waiting?.resume(with: result)
+        return waiting != nil
     }
 }
 
