@@ -71,22 +71,8 @@ extension Takt {
             if let cycleS, !(cycleS.isFinite && cycleS > 0) {
                 throw UsageError(flag: "--cycle-s", "'\(cycleS)' must be an ideal cycle in seconds above 0")
             }
-            let text: String
-            do {
-                text = try String(contentsOfFile: plant, encoding: .utf8)
-            } catch {
-                throw UsageError(flag: "--plant", "cannot read '\(plant)'")
-            }
-            let parsed: Plant
-            do {
-                parsed = try Plant.load(yaml: text, fileName: plant)
-            } catch {
-                throw UsageError(flag: "--plant", error.description)
-            }
-            guard parsed.site == site else {
-                throw UsageError(flag: "--site", "'\(site)' is not in the plant file '\(plant)' (its site is '\(parsed.site)')")
-            }
-            return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oee, cycleS: cycleS))
+            let parsed = try PlantFlag.load(plant, site: site)
+return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oee, cycleS: cycleS))
         }
 
         func run() throws {

@@ -49,22 +49,8 @@ extension Takt {
                 throw UsageError(flag: "--to", "'\(to ?? "")' is not after --from '\(from ?? "")'")
             }
             guard !out.isEmpty else { throw UsageError(flag: "--out", "needs a file name") }
-            let text: String
-            do {
-                text = try String(contentsOfFile: plant, encoding: .utf8)
-            } catch {
-                throw UsageError(flag: "--plant", "cannot read '\(plant)'")
-            }
-            let parsed: Plant
-            do {
-                parsed = try Plant.load(yaml: text, fileName: plant)
-            } catch {
-                throw UsageError(flag: "--plant", error.description)
-            }
-            guard parsed.site == site else {
-                throw UsageError(flag: "--site", "'\(site)' is not in the plant file '\(plant)' (its site is '\(parsed.site)')")
-            }
-            return (url, parsed, fromMs, toMs)
+            let parsed = try PlantFlag.load(plant, site: site)
+return (url, parsed, fromMs, toMs)
         }
 
         func run() throws {
