@@ -18,6 +18,8 @@ import Glibc
 /// group): stop the intake, process what it had, commit, publish the offline status, exit.
 public final class Daemon: Service {
     static let droppedTopic = "$SYS/broker/publish/messages/dropped"
+    /// A batch smaller than this makes the consumer pause 1 ms before taking the next one.
+    static let smallBatch = 256
 
     let configuration: DaemonConfiguration
     let plants: [Plant]
@@ -47,6 +49,9 @@ public final class Daemon: Service {
             } catch {
                 throw DaemonConfigurationError(error.description)
             }
+        }
+        if configuration.http != "off" {
+            _ = try DaemonHTTP.bindAddress(configuration.http)
         }
         if Set(plants.map(\.site)).count != plants.count {
             throw DaemonConfigurationError("--plant: two plant files name the same site")
@@ -133,11 +138,26 @@ public final class Daemon: Service {
         // and with nobody draining the inbox the network thread would block before the SUBACK.
         let fsyncInterval: Int? = if case .interval(let ms) = configuration.journalFsync { ms } else { nil }
         let subscriptions = configuration.subscriptions
+        let http = try configuration.http == "off" ? nil : DaemonHTTP.application(
+            address: DaemonHTTP.bindAddress(configuration.http), pipeline: pipeline, store: store,
+            status: { StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes },
+            logger: logger)
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { group in
+                if let http {
+                    group.addTask { try await http.run() }
+                }
                 group.addTask {
                     for await batch in intake.messageBatches {
                         try await pipeline.ingest(batch)
+                        // The pipeline is faster than the network thread, so without a pause it
+                        // parks after every batch and each message wakes it again: one task
+                        // switch per message (measured: docs/BENCHMARKS.md). A 1 ms pause after a
+                        // small batch lets the next one pile up; it delays nothing that matters
+                        // (commits are 250 ms apart) and the journal has the messages already.
+                        if batch.count < Daemon.smallBatch {
+                            try? await Task.sleep(for: .milliseconds(1))
+                        }
                     }
                 }
                 group.addTask {

@@ -31,7 +31,7 @@ struct Taktd: AsyncParsableCommand {
     var dataDir: String?
     @Option(name: .long, help: "Instance name for status topics and the MQTT client id (default: host name).")
     var instance: String?
-    @Option(name: .long, help: "HTTP listen address, or 'off' (default off).")
+    @Option(name: .long, help: "HTTP API address (host:port or :port; GET /healthz, /metrics, /api/v1/windows), or 'off' (the default).")
     var http: String?
 
     func resolvedConfiguration() throws -> DaemonConfiguration {
@@ -48,9 +48,6 @@ struct Taktd: AsyncParsableCommand {
         if let dataDir { configuration.dataDirectory = dataDir }
         if let instance { configuration.instance = instance }
         if let http { configuration.http = http }
-        if configuration.http != "off" {
-            throw DaemonConfigurationError("--http: the HTTP API is not built yet; use --http off (the default)")
-        }
         return configuration
     }
 

@@ -46,7 +46,16 @@ public final class ChildProcess: @unchecked Sendable {
             envp.forEach { free($0) }
         }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        var rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        // ETXTBSY: a file just written (a binary copied by another test) is still open for
+        // writing in a child that some other thread is spawning at this moment; that child
+        // closes it on exec. Retry briefly, as Go's os/exec does.
+        var attempts = 0
+        while rc == ETXTBSY && attempts < 100 {
+            usleep(20_000)
+            attempts += 1
+            rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        }
         guard rc == 0 else {
             throw TestSupportError("posix_spawn \(executable) failed: \(String(cString: strerror(rc)))")
         }

@@ -17,6 +17,8 @@ actor Pipeline {
     private let commitInterval: Duration
     /// Output station of each (site, line): their rows are the line's metrics.
     private let outputStations: [String: Set<String>]
+    /// The sites of the plant files, in file order.
+    private let sites: [String]
 
     /// Journal offset just past the last message given to the aggregator.
     private var offset: Int64
@@ -40,6 +42,13 @@ actor Pipeline {
             for line in plant.lines { outputs[plant.site, default: []].insert("\(line.id)/\(line.outputStation)") }
         }
         self.outputStations = outputs
+        self.sites = plants.map(\.site)
+    }
+
+    /// The counters `/metrics` shows.
+    func statistics() -> PipelineStatistics {
+        PipelineStatistics(sites: sites.compactMap { aggregator.counters(site: $0) }, commits: commits,
+                           journalOffset: offset, pendingEvents: pendingEvents)
     }
 
     /// Feeds one batch of received messages; commits when `commitMaxEvents` are pending.

@@ -1,0 +1,103 @@
+import Foundation
+import Hummingbird
+import Logging
+import TaktCore
+import TaktStore
+
+/// The daemon's HTTP API (`--http ADDR`), on Hummingbird:
+///
+/// - `GET /healthz` — `{"online": true, "instance", "version", "started"}` (200).
+/// - `GET /metrics` — Prometheus text exposition of the pipeline's counters (see
+///   `PipelineStatistics.prometheusText`).
+/// - `GET /api/v1/windows?site=S[&line=L[&station=ST]]&window=1m|1h|1d&from=T&to=T` — the rows
+///   of `takt query --format json`, byte for byte (contract section 5 semantics); a bad or
+///   missing parameter is 400 with one line naming it.
+enum DaemonHTTP {
+    /// `host:port`, `:port` or `port` → Hummingbird's bind address (host defaults to 127.0.0.1).
+    static func bindAddress(_ text: String) throws(DaemonConfigurationError) -> BindAddress {
+        var host = "127.0.0.1"
+        var portText = Substring(text)
+        if let colon = text.lastIndex(of: ":") {
+            let given = text[..<colon]
+            if !given.isEmpty { host = String(given.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) }
+            portText = text[text.index(after: colon)...]
+        }
+        guard let port = Int(portText), (1...65535).contains(port) else {
+            throw DaemonConfigurationError("--http: '\(text)' is not an address like 127.0.0.1:9464, :9464 or off")
+        }
+        return .hostname(host, port: port)
+    }
+
+    static func application(address: BindAddress, pipeline: Pipeline, store: any RollupStore,
+                            status: @escaping @Sendable () -> [UInt8], logger: Logger) -> some ApplicationProtocol {
+        let router = Router()
+        router.get("healthz") { _, _ -> Response in
+            json(status())
+        }
+        router.get("metrics") { _, _ -> Response in
+            let text = await pipeline.statistics().prometheusText
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                            body: .init(byteBuffer: ByteBuffer(string: text)))
+        }
+        router.get("api/v1/windows") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            func parameter(_ name: Substring) -> String? { query[name].map(String.init) }
+            do {
+                guard let site = parameter("site") else { throw DaemonConfigurationError("site: missing") }
+                guard let windowText = parameter("window"), let tier = WindowTier(rawValue: windowText) else {
+                    throw DaemonConfigurationError("window: must be 1m, 1h or 1d")
+                }
+                let from = try time(parameter("from"), "from")
+                let to = try time(parameter("to"), "to")
+                let rows = try store.rows(site: site, line: parameter("line"), station: parameter("station"),
+                                          tier: tier, from: from, to: to)
+                var bytes: [UInt8] = []
+                WindowRow.writeJSONArray(rows, into: &bytes)
+                return json(bytes)
+            } catch let error as DaemonConfigurationError {
+                return Response(status: .badRequest, headers: [.contentType: "text/plain; charset=utf-8"],
+                                body: .init(byteBuffer: ByteBuffer(string: error.description + "\n")))
+            }
+        }
+        return Application(router: router, configuration: .init(address: address, serverName: "taktd"), logger: logger)
+    }
+
+    private static func time(_ text: String?, _ name: String) throws(DaemonConfigurationError) -> Int64 {
+        guard let text else { throw DaemonConfigurationError("\(name): missing (ISO 8601 or epoch ms)") }
+        do { return try ContractTime.epochMs(text) } catch { throw DaemonConfigurationError("\(name): \(error)") }
+    }
+
+    private static func json(_ bytes: [UInt8]) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+}
+
+/// A snapshot of the pipeline's counters for `/metrics`.
+struct PipelineStatistics: Sendable {
+    var sites: [SiteCounters]
+    var commits: Int
+    var journalOffset: Int64
+    var pendingEvents: Int
+
+    /// Prometheus text format 0.0.4: counters per site, commits, journal offset.
+    var prometheusText: String {
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+            for (labels, value) in samples { out += "\(name)\(labels) \(value)\n" }
+        }
+        func perSite(_ value: (SiteCounters) -> Int64) -> [(String, String)] {
+            sites.map { ("{site=\"\($0.site)\"}", String(value($0))) }
+        }
+        family("takt_messages_accepted_total", "counter", "Distinct messages counted into windows.", perSite(\.accepted))
+        family("takt_messages_duplicate_total", "counter", "Messages whose (source, seq) was already counted.", perSite(\.duplicates))
+        family("takt_dead_letters_total", "counter", "Messages rejected as dead letters (of a known site).", perSite(\.deadLetters))
+        family("takt_seq_missing", "gauge", "Gaps in the sources' seq (messages never received).", perSite(\.missing))
+        family("takt_site_horizon_ms", "gauge", "The site's newest event time, epoch ms.", perSite(\.horizon))
+        family("takt_commits_total", "counter", "Store transactions committed since start.", [("", String(commits))])
+        family("takt_journal_offset_bytes", "gauge", "Journal offset of the last message given to the pipeline.", [("", String(journalOffset))])
+        family("takt_pending_events", "gauge", "Messages processed but not yet committed.", [("", String(pendingEvents))])
+        return out
+    }
+}

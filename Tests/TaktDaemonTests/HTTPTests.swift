@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `taktd --http ADDR`: health, Prometheus metrics and the windows API, against a real run.
+@Suite("taktd HTTP API", .serialized)
+struct HTTPTests {
+    static func get(_ url: String) async throws -> (status: Int, body: Data) {
+        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+    }
+
+    @Test("healthz, metrics and /api/v1/windows (= takt query, byte for byte) while the daemon runs")
+    func api() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "3h", "--seed", "4",
+                                                    "--faults", "dup=0.02,malformed=0.01"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+
+        let health = try await Self.get("\(base)/healthz")
+        #expect(health.status == 200)
+        let healthObject = try #require(try JSONSerialization.jsonObject(with: health.body) as? [String: Any])
+        #expect(healthObject["online"] as? Bool == true)
+        #expect(healthObject["instance"] as? String == harness.instance)
+
+        let metrics = try await Self.get("\(base)/metrics")
+        #expect(metrics.status == 200)
+        let text = String(decoding: metrics.body, as: UTF8.self)
+        let messages = try #require(truth["messages"] as? [String: Any])
+        let counted = try #require((messages["counted"] as? NSNumber)?.intValue)
+        let duplicates = try #require((messages["duplicate"] as? NSNumber)?.intValue)
+        let deadLetters = try #require((truth["expected_dead_letters"] as? NSNumber)?.intValue)
+        #expect(text.contains("takt_messages_accepted_total{site=\"demo\"} \(counted)\n"), "\(text)")
+        #expect(text.contains("takt_messages_duplicate_total{site=\"demo\"} \(duplicates)\n"), "\(text)")
+        #expect(text.contains("takt_dead_letters_total{site=\"demo\"} \(deadLetters)\n"), "\(text)")
+        #expect(text.contains("# TYPE takt_commits_total counter"))
+
+        let from = "2026-11-01T00:00:00Z", to = "2026-11-02T00:00:00Z"
+        let api = try await Self.get("\(base)/api/v1/windows?site=demo&window=1h&from=\(from)&to=\(to)")
+        #expect(api.status == 200)
+        let cli = try TestProcess.run(harness.binary("takt"), ["query", "--store", harness.storeURL, "--site", "demo",
+                                                                "--window", "1h", "--from", from, "--to", to, "--format", "json"])
+        let apiRows = try #require(try JSONSerialization.jsonObject(with: api.body) as? [[String: Any]])
+        #expect(apiRows.count >= 3 * 3, "3 hours × (2 lines + _site)")
+        #expect(String(decoding: api.body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+                == cli.trimmingCharacters(in: .whitespacesAndNewlines))
+
+        let bad = try await Self.get("\(base)/api/v1/windows?site=demo&window=2h&from=\(from)&to=\(to)")
+        #expect(bad.status == 400)
+        #expect(String(decoding: bad.body, as: UTF8.self).contains("window"))
+    }
+
+    @Test("a bad --http address is a usage error (exit 2) naming the flag")
+    func badAddress() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon(extra: ["--http", "nowhere"])
+        #expect(await daemon.exit(timeout: 30) == 2)
+        #expect(harness.log("taktd.log").contains("--http"))
+    }
+}
