@@ -248,10 +248,12 @@ struct ReportTests {
             cumulative: [.init(t: hourMs, gwh: 0.001)], hourly: [.init(line: evil, points: [.init(start: 0, goodPerHour: 5)])],
             oee: [.init(line: evil, availability: 1, performance: 1, quality: 1, oee: 1)],
             bottlenecks: [.init(line: evil, station: evil, downtimeS: 60, plannedS: 3600)],
-            plan: .init(year: 1970, targetGWh: 55, lookback: evil, lines: [.init(
-                line: evil, nameplateGWhPerYear: 1, availability: nil, performance: nil, quality: nil, oee: nil,
-                projectedGWhPerYear: nil, ytdGWh: 0)], total: .init(nameplateGWhPerYear: 1, projectedGWhPerYear: nil, ytdGWh: 0,
-                                                                   gapGWh: nil, linesNeeded: nil, oeeNeeded: nil), targetDate: evil))
+            plan: .init(site: evil, year: 1970, targetGWh: 55, lookback: evil, asOfMs: nil, lines: [.init(
+                line: evil, nameplateGWhPerYear: 1, oee: nil, availability: nil, performance: nil, quality: nil,
+                projectedGWhPerYear: nil, ytdGWh: 0, kwhPerUnit: 0.44, kwhPerUnitMeasured: false)],
+                        siteTotal: .init(nameplateGWhPerYear: 1, projectedGWhPerYear: nil, ytdGWh: 0, gapGWh: nil,
+                                         linesNeeded: nil, oeeNeeded: nil, lineCount: 1, ytdPaceGWhPerYear: nil),
+                        targetDate: evil, whatIf: .init()))
         let html = ReportHTML.render(data)
         #expect(!html.contains("<script"))
         #expect(!html.contains("alert('x')"))

@@ -1,22 +1,5 @@
 import TaktCore
 
-extension ReportData.PlanTable {
-    /// The plan table of `plan` (what-if lines are in the site total, not in the rows).
-    public init(_ plan: CapacityPlan) {
-        let t = plan.siteTotal
-        self.init(
-            year: plan.year, targetGWh: plan.targetGWh, lookback: plan.lookback,
-            lines: plan.lines.map {
-                ReportData.PlanLine(line: $0.line, nameplateGWhPerYear: $0.nameplateGWhPerYear, availability: $0.availability,
-                                    performance: $0.performance, quality: $0.quality, oee: $0.oee,
-                                    projectedGWhPerYear: $0.projectedGWhPerYear, ytdGWh: $0.ytdGWh)
-            },
-            total: ReportData.PlanTotal(nameplateGWhPerYear: t.nameplateGWhPerYear, projectedGWhPerYear: t.projectedGWhPerYear,
-                                        ytdGWh: t.ytdGWh, gapGWh: t.gapGWh, linesNeeded: t.linesNeeded, oeeNeeded: t.oeeNeeded),
-            targetDate: plan.targetDate)
-    }
-}
-
 extension CapacityPlanInput {
     /// Reads what ``CapacityPlanner/plan(_:)`` needs from `store`, as `takt plan` does: the
     /// sums of each line's output-station `1h` rows that start in `[asOf − lookback, asOf)`,

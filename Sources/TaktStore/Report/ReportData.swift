@@ -31,14 +31,14 @@ public struct ReportData: Sendable, Equatable {
     /// at most ``ReportData/bottleneckLimit``, only stations with downtime > 0.
     public var bottlenecks: [StationDowntime]
     /// The capacity plan table (the fifth part); `nil` when there is none to show.
-    public var plan: PlanTable?
+    public var plan: CapacityPlan?
 
     /// Most stations the bottleneck chart shows.
     public static let bottleneckLimit = 10
 
     public init(site: String, timeZone: TimeZone, from: Int64, to: Int64, targetGWh: Double, yearMs: Int64,
                 cumulative: [CumulativePoint], hourly: [LineSeries], oee: [LineOEE],
-                bottlenecks: [StationDowntime], plan: PlanTable?) {
+                bottlenecks: [StationDowntime], plan: CapacityPlan?) {
         self.site = site
         self.timeZone = timeZone
         self.from = from
@@ -111,72 +111,6 @@ public struct ReportData: Sendable, Equatable {
             self.performance = performance
             self.quality = quality
             self.oee = oee
-        }
-    }
-
-    /// The plan table: what `takt plan` prints, as the report shows it (built from the
-    /// planning code's result by the caller).
-    public struct PlanTable: Sendable, Equatable {
-        public var year: Int
-        public var targetGWh: Double
-        /// The lookback the OEE and projections are measured over (`7d`).
-        public var lookback: String
-        public var lines: [PlanLine]
-        public var total: PlanTotal
-        /// Local date (`YYYY-MM-DD`) the year-to-date pace reaches the target; `nil`: not this year.
-        public var targetDate: String?
-
-        public init(year: Int, targetGWh: Double, lookback: String, lines: [PlanLine], total: PlanTotal, targetDate: String?) {
-            self.year = year
-            self.targetGWh = targetGWh
-            self.lookback = lookback
-            self.lines = lines
-            self.total = total
-            self.targetDate = targetDate
-        }
-    }
-
-    /// One line of the plan table; `nil` is unknown.
-    public struct PlanLine: Sendable, Equatable {
-        public var line: String
-        public var nameplateGWhPerYear: Double
-        public var availability: Double?
-        public var performance: Double?
-        public var quality: Double?
-        public var oee: Double?
-        public var projectedGWhPerYear: Double?
-        public var ytdGWh: Double
-
-        public init(line: String, nameplateGWhPerYear: Double, availability: Double?, performance: Double?,
-                    quality: Double?, oee: Double?, projectedGWhPerYear: Double?, ytdGWh: Double) {
-            self.line = line
-            self.nameplateGWhPerYear = nameplateGWhPerYear
-            self.availability = availability
-            self.performance = performance
-            self.quality = quality
-            self.oee = oee
-            self.projectedGWhPerYear = projectedGWhPerYear
-            self.ytdGWh = ytdGWh
-        }
-    }
-
-    /// The site row of the plan table, against the target; `nil` is unknown.
-    public struct PlanTotal: Sendable, Equatable {
-        public var nameplateGWhPerYear: Double
-        public var projectedGWhPerYear: Double?
-        public var ytdGWh: Double
-        public var gapGWh: Double?
-        public var linesNeeded: Int?
-        public var oeeNeeded: Double?
-
-        public init(nameplateGWhPerYear: Double, projectedGWhPerYear: Double?, ytdGWh: Double, gapGWh: Double?,
-                    linesNeeded: Int?, oeeNeeded: Double?) {
-            self.nameplateGWhPerYear = nameplateGWhPerYear
-            self.projectedGWhPerYear = projectedGWhPerYear
-            self.ytdGWh = ytdGWh
-            self.gapGWh = gapGWh
-            self.linesNeeded = linesNeeded
-            self.oeeNeeded = oeeNeeded
         }
     }
 
@@ -279,7 +213,7 @@ extension ReportData {
         // (5) the plan, as of the end of the range.
         let planInput = try CapacityPlanInput.load(store: store, plant: plant, targetGWh: targetGWh, asOfMs: upper, year: nil,
                                                    lookback: planLookback, lookbackMs: planLookbackMs)
-        let plan = PlanTable(CapacityPlanner.plan(planInput))
+        let plan = CapacityPlanner.plan(planInput)
 
         let year = CapacityPlanner.yearBounds(CapacityPlanner.year(containing: lower, timeZone: plant.timeZone),
                                               timeZone: plant.timeZone)

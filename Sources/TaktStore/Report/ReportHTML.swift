@@ -1,3 +1,4 @@
+import TaktCore
 import Foundation
 
 /// Renders a ``ReportData`` as one self-contained HTML document: inline CSS, inline SVG charts,
@@ -337,7 +338,7 @@ public enum ReportHTML {
                 + "<td>\(SVG.percent(line.quality))</td><td>\(SVG.percent(line.oee))</td>"
                 + "<td>\(gwh(line.projectedGWhPerYear))</td><td>\(gwh(line.ytdGWh))</td></tr>\n"
         }
-        let tot = p.total
+        let tot = p.siteTotal
         s += "<tr class=\"total\" data-nameplate-gwh=\"\(SVG.exact(tot.nameplateGWhPerYear))\""
             + " data-projected-gwh=\"\(SVG.exact(tot.projectedGWhPerYear))\" data-ytd-gwh=\"\(SVG.exact(tot.ytdGWh))\">"
             + "<td>site (\(p.lines.count) lines)</td><td>\(gwh(tot.nameplateGWhPerYear))</td><td></td><td></td><td></td>"
