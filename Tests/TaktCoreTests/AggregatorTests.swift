@@ -353,6 +353,14 @@ struct AggregatorTests {
         #expect(throws: AggregatorError.self) {
             try bad.restore(stations: [StationSnapshot(station: b.stations[0].station, dedup: [1, 2], timeline: [])], sites: [])
         }
+        // Dedup state written as JSON by an older version still restores.
+        var old = makeAggregator()
+        var dedup = StationDedup()
+        _ = dedup.accept(boot: 0, seq: 2)
+        let json = try JSONEncoder().encode(dedup)
+        try old.restore(stations: [StationSnapshot(station: b.stations[0].station, dedup: Array(json), timeline: b.stations[0].timeline)],
+                        sites: b.sites)
+        #expect(old.feed(unitMsg("eol", ts: aggT0 + 60_000, seq: 2)) == .duplicate)
     }
 
     @Test("a snapshot carries the timeline only when it changed since the station's previous one")

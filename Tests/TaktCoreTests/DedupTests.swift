@@ -144,6 +144,33 @@ struct DedupTests {
         #expect(try JSONDecoder().decode(StationDedup.self, from: JSONEncoder().encode(st)) == st)
     }
 
+    @Test("StationDedup's binary form round-trips (boots, retired counters) and rejects damage")
+    func stationBinary() throws {
+        var st = StationDedup(capacity: 128, keepBoots: 2)
+        #expect(StationDedup(serialized: st.serialized()) == st)
+        for (boot, seq) in [(0, 1), (0, 2), (0, 9), (0, 2), (1, 0), (1, 3), (2, 5), (2, 5), (1, 4)] as [(Int64, Int64)] {
+            _ = st.accept(boot: boot, seq: seq)
+        }
+        #expect(st.boots.count == 2 && st.retiredMissing == 6 && st.retiredDuplicates == 1)
+        let bytes = st.serialized()
+        #expect(bytes.count == 27 + 2 * (8 + 45 + 16))
+        var back = try #require(StationDedup(serialized: bytes))
+        #expect(back == st)
+        for (boot, seq) in [(2, 5), (2, 6), (1, 2), (0, 3), (3, 0)] as [(Int64, Int64)] {
+            #expect(back.accept(boot: boot, seq: seq) == st.accept(boot: boot, seq: seq))
+        }
+        #expect(back == st)
+        #expect(StationDedup(serialized: Array(bytes.dropLast())) == nil)
+        #expect(StationDedup(serialized: bytes + [0]) == nil)
+        #expect(StationDedup(serialized: [0x44, 2] + bytes.dropFirst(2)) == nil)
+        #expect(StationDedup(serialized: Array(#"{"boots":[]}"#.utf8)) == nil)
+        var swapped = bytes  // boots oldest first: refused
+        let one = 27..<(27 + 69), two = (27 + 69)..<(27 + 138)
+        swapped.replaceSubrange(one, with: bytes[two])
+        swapped.replaceSubrange(two, with: bytes[one])
+        #expect(StationDedup(serialized: swapped) == nil)
+    }
+
     @Test("table tracks changed stations")
     func table() {
         var t = DedupTable<String>(capacity: 64)

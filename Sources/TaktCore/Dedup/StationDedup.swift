@@ -99,3 +99,67 @@ public struct DedupTable<Key: Hashable & Sendable>: Sendable {
         return Array(changed)
     }
 }
+
+// MARK: - Binary form (in this file: it sets the `private(set)` properties)
+
+extension StationDedup {
+    /// The compact persisted form (what the aggregator's snapshots carry), little-endian:
+    /// `0x44` ('D'), version `1`, `keepBoots` u32, `capacity` u32, `retiredMissing` i64,
+    /// `retiredDuplicates` i64, boot count u8, then per boot (newest first) `boot` i64 and
+    /// ``SeqWindow/serialized()`` (45 + capacity/8 bytes).
+    ///
+    /// Two boots at the default capacity are 1.1 KB, against 2.6 KB of `JSONEncoder` output, and
+    /// writing it is a copy instead of a trip through `Encoder`: the JSON form was most of a
+    /// commit's drain time (docs/BENCHMARKS.md). Snapshots written as JSON by older versions
+    /// still restore (``Aggregator/restore(stations:sites:)`` tells them apart by the first byte).
+    public func serialized() -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(26 + boots.count * (8 + 45 + capacity / 8))
+        out.append(0x44)
+        out.append(1)
+        withUnsafeBytes(of: UInt32(keepBoots).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt32(capacity).littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: retiredMissing.littleEndian) { out.append(contentsOf: $0) }
+        withUnsafeBytes(of: retiredDuplicates.littleEndian) { out.append(contentsOf: $0) }
+        out.append(UInt8(boots.count))
+        for b in boots {
+            withUnsafeBytes(of: b.boot.littleEndian) { out.append(contentsOf: $0) }
+            out.append(contentsOf: b.window.serialized())
+        }
+        return out
+    }
+
+    /// Restores ``serialized()`` output; `nil` when the bytes are not a valid version 1 form
+    /// (wrong header, sizes that do not fit, boots not newest first, trailing bytes).
+    public init?(serialized b: [UInt8]) {
+        guard b.count >= 27, b[0] == 0x44, b[1] == 1 else { return nil }
+        func u32(_ at: Int) -> Int {
+            var v = 0
+            for k in 0..<4 { v |= Int(b[at + k]) << (8 * k) }
+            return v
+        }
+        func i64(_ at: Int) -> Int64 {
+            var v: UInt64 = 0
+            for k in 0..<8 { v |= UInt64(b[at + k]) << (8 * UInt64(k)) }
+            return Int64(bitPattern: v)
+        }
+        let keep = u32(2), cap = u32(6)
+        let count = Int(b[26])
+        guard keep >= 1, count <= keep, cap >= 64, cap & (cap - 1) == 0 else { return nil }
+        let windowBytes = 45 + cap / 8
+        guard b.count == 27 + count * (8 + windowBytes) else { return nil }
+        var boots: [Boot] = []
+        var at = 27
+        for _ in 0..<count {
+            let boot = i64(at)
+            guard let window = SeqWindow(serialized: Array(b[(at + 8)..<(at + 8 + windowBytes)])),
+                  window.capacity == cap, boots.last.map({ $0.boot > boot }) ?? true else { return nil }
+            boots.append(Boot(boot: boot, window: window))
+            at += 8 + windowBytes
+        }
+        self.init(capacity: cap, keepBoots: keep)
+        self.boots = boots
+        self.retiredMissing = i64(10)
+        self.retiredDuplicates = i64(18)
+    }
+}

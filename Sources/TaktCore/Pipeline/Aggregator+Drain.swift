@@ -167,7 +167,7 @@ extension Aggregator {
         enc.outputFormatting = .sortedKeys
         do {
             return StationSnapshot(station: stationInfo[st].key,
-                                   dedup: Array(try enc.encode(stations[st].dedup)),
+                                   dedup: stations[st].dedup.serialized(),
                                    timeline: withTimeline ? Array(try enc.encode(stations[st].timeline)) : nil)
         } catch {
             // Only integers and arrays of them: encoding cannot fail.
@@ -195,7 +195,14 @@ extension Aggregator {
                 continue
             }
             do {
-                stations[st].dedup = try dec.decode(StationDedup.self, from: Data(s.dedup))
+                if s.dedup.first == UInt8(ascii: "{") {
+                    // Written as JSON by an older version.
+                    stations[st].dedup = try dec.decode(StationDedup.self, from: Data(s.dedup))
+                } else if let dedup = StationDedup(serialized: s.dedup) {
+                    stations[st].dedup = dedup
+                } else {
+                    throw AggregatorError("stored dedup state of \(s.station) does not decode")
+                }
                 if let timeline = s.timeline {
                     stations[st].timeline = try dec.decode(StateTimeline.self, from: Data(timeline))
                     stations[st].timelineDirty = false

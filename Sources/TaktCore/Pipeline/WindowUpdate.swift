@@ -83,7 +83,8 @@ public struct StationKey: Hashable, Sendable, Codable, CustomStringConvertible {
 /// its boots and its state timeline (both opaque bytes to the store).
 public struct StationSnapshot: Sendable, Equatable {
     public var station: StationKey
-    /// `JSONEncoder` bytes of `StationDedup`.
+    /// `StationDedup.serialized()` bytes (older versions wrote `JSONEncoder` bytes, which
+    /// restore still reads).
     public var dedup: [UInt8]
     /// `JSONEncoder` bytes of `StateTimeline`, or `nil` when the timeline did not change since
     /// the station's previous snapshot: the store keeps the bytes it holds (and refuses a `nil`

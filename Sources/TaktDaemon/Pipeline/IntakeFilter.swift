@@ -8,7 +8,8 @@
 public enum IntakeFilter {
     public static func isDeviceTraffic(_ topic: String) -> Bool {
         if topic.utf8.first == UInt8(ascii: "$") { return false }
-        guard topic.hasPrefix("takt/v1/") else { return true }  // a dead letter, but journaled
+        // Bytes, not `String.hasPrefix` (Unicode-aware, and this runs twice per message).
+        guard topic.utf8.starts(with: "takt/v1/".utf8) else { return true }  // a dead letter, but journaled
         let rest = topic.utf8.dropFirst(8)
         let firstLevel = rest.prefix { $0 != UInt8(ascii: "/") }
         return !reservedSites.contains { $0.utf8.elementsEqual(firstLevel) }
