@@ -27,7 +27,7 @@ struct DaemonHarness {
         let bin = directory.appendingPathComponent("bin")
         try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
         for name in ["taktd", "takt", "takt-sim"] {
-            try FileManager.default.copyItem(atPath: try TaktBinaries.path(name), toPath: bin.appendingPathComponent(name).path)
+            try TestProcess.copyExecutable(from: try TaktBinaries.path(name), to: bin.appendingPathComponent(name).path)
         }
         return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant)
     }

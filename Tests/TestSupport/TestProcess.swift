@@ -32,6 +32,18 @@ public enum TestProcess {
         return text
     }
 
+    /// Copies an executable with its write descriptor marked close-on-exec, so that no child
+    /// spawned meanwhile by another test keeps it open for writing (which makes exec fail with
+    /// "Text file busy").
+    public static func copyExecutable(from source: String, to destination: String) throws {
+        let data = try Data(contentsOf: URL(fileURLWithPath: source))
+        let fd = open(destination, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw TestSupportError("cannot create \(destination)") }
+        defer { close(fd) }
+        let written = data.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        guard written == data.count else { throw TestSupportError("short write to \(destination)") }
+    }
+
     /// A fresh temporary directory, removed by the caller.
     public static func temporaryDirectory(_ prefix: String = "takt-test") throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("\(prefix)-\(UUID().uuidString)")
