@@ -50,6 +50,9 @@ public final class Daemon: Service {
                 throw DaemonConfigurationError(error.description)
             }
         }
+        if let retention = configuration.minuteRetentionMs, retention < configuration.maxAgeMs {
+            throw DaemonConfigurationError("minute_retention must be at least max_age (a late event could reach a pruned 1m row)")
+        }
         if configuration.http != "off" {
             _ = try DaemonHTTP.bindAddress(configuration.http)
         }
@@ -110,7 +113,8 @@ public final class Daemon: Service {
             onReceive: nil))
         let pipeline = Pipeline(aggregator: aggregator, store: store, journal: journal, publisher: publisher, plants: plants,
                                 offset: replayedTo, commitMaxEvents: configuration.commitMaxEvents,
-                                commitIntervalMs: configuration.commitIntervalMs, logger: logger)
+                                commitIntervalMs: configuration.commitIntervalMs,
+                                minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs, logger: logger)
         try await publisher.connect()
         logger.info("connected to \(configuration.broker) as \(instance)")
         try await pipeline.commit()  // the replayed messages, before anything new
@@ -198,6 +202,7 @@ public final class Daemon: Service {
         // 5. Drain: everything processed is committed and published, then say goodbye.
         await intake.closeAndWait()
         try await pipeline.commit()
+        await pipeline.pruneMinuteRows()
         journal.flush()
         try await publisher.publish(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true)
         try await publisher.flush()

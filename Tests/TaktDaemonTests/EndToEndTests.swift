@@ -85,3 +85,42 @@ struct EndToEndTests {
         #expect(compared > 4)
     }
 }
+
+/// Bounded storage: `1m` rows behind `minute_retention` are deleted, `1h`/`1d` rows stay exact.
+@Suite("taktd retention", .serialized)
+struct RetentionTests {
+    @Test("with max_age 2h and minute_retention 3h, 1m rows older than the horizon − 3h are gone after shutdown; 1h rows still equal the truth")
+    func minuteRows() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_age: 2h\nminute_retention: 3h\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        let daemon = try harness.startDaemon()
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "8h", "--seed", "9"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0)
+
+        let horizon = try #require((truth["newest_event"] as? NSNumber)?.int64Value)
+        let from = try #require((truth["from"] as? NSNumber)?.int64Value)
+        let minutes = try harness.query(site: "demo", line: "line-a", station: "eol", tier: "1m", from: 0, to: horizon + 60_000)
+        let starts = minutes.compactMap { ($0["start"] as? NSNumber)?.int64Value }
+        let oldestKept = try #require(starts.min())
+        #expect(oldestKept >= horizon - 3 * 3_600_000 - 60_000, "1m rows behind the retention must be pruned")
+        #expect(oldestKept > from + 60 * 60_000, "an 8 h run must have lost its first hours of 1m rows")
+        #expect(starts.count >= 170, "the last ~3 h of 1m rows stay")
+        #expect(try harness.mismatches(truth: truth).isEmpty, "1h and 1d rows are never pruned")
+    }
+
+    @Test("minute_retention below max_age is a configuration error (exit 2) naming the key")
+    func retentionBelowMaxAge() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        try "max_age: 2d\nminute_retention: 1d\n".write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        let daemon = try harness.startDaemon()
+        #expect(await daemon.exit(timeout: 30) == 2)
+        #expect(harness.log("taktd.log").contains("minute_retention"))
+    }
+}

@@ -37,6 +37,9 @@ public struct DaemonConfiguration: Sendable {
     public var maxFutureS = 300
     /// How far (ms) behind a site's newest event a late event still updates its window.
     public var maxAgeMs: Int64 = 35 * 86_400_000
+    /// How long (ms) `1m` rows are kept behind the oldest site horizon; nil = `maxAgeMs`.
+    /// `1h` and `1d` rows are kept for ever.
+    public var minuteRetentionMs: Int64?
 
     public init() {}
 
@@ -122,8 +125,14 @@ public struct DaemonConfiguration: Sendable {
                 } catch {
                     throw fail("'max_age': \(error)")
                 }
+            case "minute_retention":
+                do {
+                    configuration.minuteRetentionMs = try ContractTime.durationMs(try text())
+                } catch {
+                    throw fail("'minute_retention': \(error)")
+                }
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, minute_retention")
             }
         }
         return configuration

@@ -15,6 +15,9 @@ actor Pipeline {
     private let logger: Logger
     private let commitMaxEvents: Int
     private let commitInterval: Duration
+    /// `1m` rows whose window ended this long (ms) before the oldest site horizon are deleted.
+    private let minuteRetentionMs: Int64
+    private var lastPrune = ContinuousClock.now
     /// Output station of each (site, line): their rows are the line's metrics.
     private let outputStations: [String: Set<String>]
     /// The sites of the plant files, in file order.
@@ -28,7 +31,9 @@ actor Pipeline {
     private(set) var commits = 0
 
     init(aggregator: Aggregator, store: any RollupStore, journal: Journal, publisher: MQTTClient,
-         plants: [Plant], offset: Int64, commitMaxEvents: Int, commitIntervalMs: Int, logger: Logger) {
+         plants: [Plant], offset: Int64, commitMaxEvents: Int, commitIntervalMs: Int, minuteRetentionMs: Int64,
+         logger: Logger) {
+        self.minuteRetentionMs = minuteRetentionMs
         self.aggregator = aggregator
         self.store = store
         self.journal = journal
@@ -101,6 +106,22 @@ actor Pipeline {
         commits += 1
         journal.release(before: offset)
         try await publish(rows)
+        if ContinuousClock.now - lastPrune >= .seconds(60) { pruneMinuteRows() }
+    }
+
+    /// Deletes `1m` rows that no event can reach any more: their window ended `minute_retention`
+    /// (≥ `max_age`) before the oldest site horizon, so a late event for them is `too_old`
+    /// anyway. `1h` and `1d` rows are kept. Runs at most once a minute and at shutdown.
+    func pruneMinuteRows() {
+        lastPrune = .now
+        let horizons = sites.compactMap { aggregator.counters(site: $0)?.horizon }.filter { $0 > 0 }
+        guard let oldest = horizons.min() else { return }
+        do {
+            let deleted = try store.pruneRows(tier: .minute, endingAtOrBefore: oldest - minuteRetentionMs)
+            if deleted > 0 { logger.info("pruned \(deleted) 1m rows older than the minute retention") }
+        } catch {
+            logger.error("pruning 1m rows failed: \(error)")
+        }
     }
 
     /// Publishes the line rows (output stations) and the `_site` rows of the windows they touched.
