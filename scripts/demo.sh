@@ -35,6 +35,14 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  local alive=0
+  for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=$((alive + 1)); done
+  if [ "$alive" -gt 0 ]; then
+    echo "demo: $alive processes it started are still running" >&2
+    [ "$code" -eq 0 ] && code=1
+  else
+    echo "demo: stopped everything it started (${#PIDS[@]} processes)" >&2
+  fi
   exit $code
 }
 trap cleanup EXIT
