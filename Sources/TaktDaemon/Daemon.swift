@@ -147,9 +147,11 @@ public final class Daemon: Service {
             status: { StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes },
             logger: logger)
         try await withGracefulShutdownHandler {
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            // The group ends when the consumer has drained the intake (not when the HTTP server
+            // stops, which it does first at a graceful shutdown).
+            try await withThrowingTaskGroup(of: Bool.self) { group in
                 if let http {
-                    group.addTask { try await http.run() }
+                    group.addTask { try await http.run(); return false }
                 }
                 group.addTask {
                     for await batch in intake.messageBatches {
@@ -163,6 +165,7 @@ public final class Daemon: Service {
                             try? await Task.sleep(for: .milliseconds(1))
                         }
                     }
+                    return true
                 }
                 group.addTask {
                     var sinceFsync = 0
@@ -175,6 +178,7 @@ public final class Daemon: Service {
                             sinceFsync = 0
                         }
                     }
+                    return false
                 }
                 do {
                     try await intake.connect()
@@ -192,7 +196,7 @@ public final class Daemon: Service {
                 } catch let error as MosquittoError where error.kind == .closed {
                     // Shut down while connecting: fall through to the drain.
                 }
-                try await group.next()
+                while let consumerEnded = try await group.next(), !consumerEnded {}
                 group.cancelAll()
             }
         } onGracefulShutdown: {

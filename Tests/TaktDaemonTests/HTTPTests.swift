@@ -63,6 +63,12 @@ struct HTTPTests {
         let bad = try await Self.get("\(base)/api/v1/windows?site=demo&window=2h&from=\(from)&to=\(to)")
         #expect(bad.status == 400)
         #expect(String(decoding: bad.body, as: UTF8.self).contains("window"))
+
+        // With the HTTP server running, SIGTERM still drains the intake and exits 0 (the server
+        // stops first; the daemon waits for the intake, not for it).
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0, "\(harness.log("taktd.log"))")
+        #expect(try harness.mismatches(truth: truth).isEmpty)
     }
 
     @Test("a bad --http address is a usage error (exit 2) naming the flag")
