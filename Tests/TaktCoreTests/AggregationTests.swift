@@ -63,6 +63,31 @@ struct CycleHistogramTests {
         #expect(CycleHistogram().p50p90p99.p50 == nil)
     }
 
+    @Test("overlapping merges in any order equal adding everything to one (the sparse form is canonical)")
+    func overlappingMerges() {
+        var seed: UInt64 = 0x7A_C7
+        func next() -> Int {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            return 5_000 + Int(seed >> 33) % 2_000  // cycle times around 6 s share buckets
+        }
+        var parts = [CycleHistogram](repeating: CycleHistogram(), count: 5)
+        var all = CycleHistogram()
+        for i in 0..<5_000 {
+            let v = next()
+            parts[i % 5].add(v)
+            all.add(v)
+        }
+        var forward = CycleHistogram()
+        for part in parts { forward.merge(part) }
+        var backward = CycleHistogram()
+        for part in parts.reversed() { backward.merge(part) }
+        #expect(forward == all)
+        #expect(backward == all)
+        #expect(forward.nonEmptyBuckets.map(\.bucket) == forward.nonEmptyBuckets.map(\.bucket).sorted())
+        #expect(forward.nonEmptyBuckets.allSatisfy { $0.count > 0 })
+        #expect(CycleHistogram(buckets: forward.nonEmptyBuckets.reversed()) == all, "rebuilt from unsorted buckets")
+    }
+
     @Test("Codable sparse form round-trips")
     func codable() throws {
         var h = CycleHistogram()

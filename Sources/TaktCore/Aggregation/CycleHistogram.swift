@@ -7,8 +7,11 @@
 /// the representative of the bucket that holds the exact nearest-rank percentile, so
 /// `|reported − exact| ≤ 1% · exact`.
 ///
-/// Size: 780 × `UInt32` = 3120 bytes, allocated on the first ``add(_:)``; no allocation after.
-/// ``add(_:)`` is O(log 780) (binary search over the bucket bounds).
+/// Storage is sparse: 6 bytes per non-empty bucket (a station's cycle times cluster in a few
+/// dozen buckets), nothing while empty. A dense 780-bucket array (3 KB per window) made the
+/// pending windows of a 4,000-station commit, and the rows the store merges, the bulk of the
+/// daemon's memory (docs/BENCHMARKS.md). ``add(_:)`` is O(log 780) to find the bucket plus
+/// O(log n) in the non-empty ones, and an insert when a bucket is first used.
 public struct CycleHistogram: Sendable, Equatable {
     /// Lowest value of each bucket (ascending); `lowerBounds[0] == 1`.
     public static let lowerBounds: [UInt32] = {
@@ -29,8 +32,10 @@ public struct CycleHistogram: Sendable, Equatable {
         return lo + lo / 100
     }
 
-    /// Per-bucket counts; empty until the first value.
-    private var counts: [UInt32] = []
+    /// Indices of the non-empty buckets, strictly ascending.
+    private var indices: [UInt16] = []
+    /// The count of each bucket in `indices` (same positions), each > 0.
+    private var tallies: [UInt32] = []
     /// Number of values added.
     public private(set) var count: Int64 = 0
 
@@ -55,16 +60,51 @@ public struct CycleHistogram: Sendable, Equatable {
     /// Adds one cycle time, ms.
     @inline(__always)
     public mutating func add(_ ms: Int) {
-        if counts.isEmpty { counts = [UInt32](repeating: 0, count: Self.lowerBounds.count) }
-        counts[Self.bucket(ms)] &+= 1
-        count += 1
+        insert(UInt16(Self.bucket(ms)), tally: 1)
+    }
+
+    /// Adds `tally` to bucket `b`, keeping `indices` sorted.
+    private mutating func insert(_ b: UInt16, tally: UInt32) {
+        // Cycle times cluster: the bucket is usually one already used; binary search it.
+        var lo = 0
+        var hi = indices.count
+        while lo < hi {
+            let mid = (lo + hi) >> 1
+            if indices[mid] < b { lo = mid + 1 } else { hi = mid }
+        }
+        if lo < indices.count && indices[lo] == b {
+            tallies[lo] &+= tally
+        } else {
+            indices.insert(b, at: lo)
+            tallies.insert(tally, at: lo)
+        }
+        count += Int64(tally)
     }
 
     /// Adds every value of `other`.
     public mutating func merge(_ other: CycleHistogram) {
         guard other.count > 0 else { return }
-        if counts.isEmpty { counts = other.counts; count = other.count; return }
-        for i in counts.indices { counts[i] &+= other.counts[i] }
+        if count == 0 {
+            self = other
+            return
+        }
+        var mergedIndices: [UInt16] = []
+        var mergedTallies: [UInt32] = []
+        mergedIndices.reserveCapacity(indices.count + other.indices.count)
+        mergedTallies.reserveCapacity(indices.count + other.indices.count)
+        var i = 0
+        var j = 0
+        while i < indices.count || j < other.indices.count {
+            if j == other.indices.count || (i < indices.count && indices[i] < other.indices[j]) {
+                mergedIndices.append(indices[i]); mergedTallies.append(tallies[i]); i += 1
+            } else if i == indices.count || other.indices[j] < indices[i] {
+                mergedIndices.append(other.indices[j]); mergedTallies.append(other.tallies[j]); j += 1
+            } else {
+                mergedIndices.append(indices[i]); mergedTallies.append(tallies[i] &+ other.tallies[j]); i += 1; j += 1
+            }
+        }
+        indices = mergedIndices
+        tallies = mergedTallies
         count += other.count
     }
 
@@ -85,16 +125,16 @@ public struct CycleHistogram: Sendable, Equatable {
 
     private func valueAt(rank: Int64) -> Int? {
         var cum: Int64 = 0
-        for (i, c) in counts.enumerated() where c != 0 {
-            cum += Int64(c)
-            if cum >= rank { return Self.representative(i) }
+        for (position, tally) in tallies.enumerated() {
+            cum += Int64(tally)
+            if cum >= rank { return Self.representative(Int(indices[position])) }
         }
         return nil
     }
 
     /// Non-empty buckets as `(bucket index, count)`, for persistence.
     public var nonEmptyBuckets: [(bucket: Int, count: UInt32)] {
-        counts.enumerated().compactMap { $0.element == 0 ? nil : ($0.offset, $0.element) }
+        zip(indices, tallies).map { (Int($0), $1) }
     }
 
     /// Rebuilds a histogram from ``nonEmptyBuckets``; `nil` if an index is out of range.
@@ -102,9 +142,7 @@ public struct CycleHistogram: Sendable, Equatable {
         for (b, c) in buckets {
             guard b >= 0 && b < Self.lowerBounds.count else { return nil }
             if c == 0 { continue }
-            if counts.isEmpty { counts = [UInt32](repeating: 0, count: Self.lowerBounds.count) }
-            counts[b] &+= c
-            count += Int64(c)
+            insert(UInt16(b), tally: c)
         }
     }
 }
