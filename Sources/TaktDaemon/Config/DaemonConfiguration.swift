@@ -148,7 +148,9 @@ public struct DaemonConfiguration: Sendable {
         return MQTTClient.Configuration(
             broker: url, clientID: clientID, cleanSession: cleanSession, username: username, password: password,
             tls: tls, will: will, reconnect: .init(initialDelay: 0.25, maxDelay: 10, retryInitialConnection: true),
-            maxInflight: 1000, onReceive: onReceive)
+            // 8,192 received messages (~2 MB) between the network thread and the pipeline: enough
+            // for ~100 ms at full speed; a larger inbox only held more copies in memory.
+            maxInflight: 1000, inboxCapacity: 8192, onReceive: onReceive)
     }
 }
 
