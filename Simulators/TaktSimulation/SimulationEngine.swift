@@ -371,16 +371,7 @@ public struct SimulationEngine {
         let ts = max(t, stations[g].lastStateTs &+ 1)
         stations[g].announced = code
         stations[g].lastStateTs = ts
-        maybeReboot(g)
-        let seq = stations[g].seq
-        stations[g].seq += 1
-        scratch.removeAll(keepingCapacity: true)
-        scratch.appendASCII("{\"ts\":")
-        scratch.appendDecimal(ts)
-        scratch.appendASCII(",\"seq\":")
-        scratch.appendDecimal(seq)
-        scratch.appendASCII(",\"boot\":")
-        scratch.appendDecimal(stations[g].boot)
+        beginPayload(g, ts: ts)
         scratch.appendASCII(",\"state\":")
         scratch.appendDecimal(UInt64(code))
         scratch.appendASCII(",\"reason\":\"")
@@ -390,8 +381,9 @@ public struct SimulationEngine {
         emitReal(g, topic: Int32(2 * g + 1), kind: .state, ts: ts)
     }
 
-    /// `energyMicroKWh` < 0: no `energy_kwh` field (the consumer counts `good × unit_kwh`).
-    mutating func publishUnit(_ g: Int, _ ts: Int64, scrap: Bool, energyMicroKWh: Int64) {
+    /// Starts the next message of station `g` in `scratch`: a device reboot if one is due, then
+    /// the fields every payload has, `{"ts":…,"seq":…,"boot":…` (the station's seq moves on).
+    mutating func beginPayload(_ g: Int, ts: Int64) {
         maybeReboot(g)
         let seq = stations[g].seq
         stations[g].seq += 1
@@ -402,6 +394,11 @@ public struct SimulationEngine {
         scratch.appendDecimal(seq)
         scratch.appendASCII(",\"boot\":")
         scratch.appendDecimal(stations[g].boot)
+    }
+
+    /// `energyMicroKWh` < 0: no `energy_kwh` field (the consumer counts `good × unit_kwh`).
+    mutating func publishUnit(_ g: Int, _ ts: Int64, scrap: Bool, energyMicroKWh: Int64) {
+        beginPayload(g, ts: ts)
         scratch.appendASCII(scrap ? ",\"good\":0,\"scrap\":1" : ",\"good\":1,\"scrap\":0")
         if energyMicroKWh >= 0 {
             scratch.appendASCII(",\"energy_kwh\":")
