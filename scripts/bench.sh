@@ -12,7 +12,8 @@
 #   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
 # KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,inproc,rss,plan (default: all but
-# rss, which takes ≈ 4 min a run and misses its target: docs/BENCHMARKS.md, issue 6).
+# rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
+# working on one of them (the written table then shows only those).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -155,16 +156,16 @@ if want e2e; then
   head -n "$N" "$WORK/sim.tsv" > "$STREAM"
   rm -f "$WORK/sim.tsv"
   [ "$(wc -l < "$STREAM")" -eq "$N" ] || { log "the simulator wrote fewer than $N messages"; exit 1; }
-  for qos in 1 0; do
+  for qos in ${QOS:-1 0}; do
     for run in $(seq "$RUNS"); do
-      for s in a b c; do
+      for s in ${SUBJECTS:-a b c}; do
         read -r rate lost < <(run_sub $s $qos $run)
         log "QoS $qos run $run ($s): $rate msg/s, lost $lost"
         echo "$rate" >> "$WORK/rate-$s-$qos"
         echo "$lost" >> "$WORK/lost-$s-$qos"
       done
     done
-    for s in a b c; do
+    for s in ${SUBJECTS:-a b c}; do
       R[rate-$s-$qos]=$(median < "$WORK/rate-$s-$qos")
       R[runs-$s-$qos]=$(paste -sd, "$WORK/rate-$s-$qos" | sed 's/,/, /g')
       R[lost-$s-$qos]=$(sort -u "$WORK/lost-$s-$qos" | paste -sd/)

@@ -149,7 +149,7 @@ func benchCommit(_ args: [String]) {
         let t0 = clock.now
         let batch = agg.drainCommit(journalOffset: offset)
         let t1 = clock.now
-        do { blackHole(try store.commit(batch)) } catch { fail("commit: \(error)") }
+        do { blackHole(try store.commit(batch, returning: .outputStations)) } catch { fail("commit: \(error)") }
         let t2 = clock.now
         drainTimes.append(seconds(t1 - t0))
         commitTimes.append(seconds(t2 - t1))

@@ -67,12 +67,19 @@ extension MQTTClient {
         public var inboxCapacity: Int
         /// Disable Nagle's algorithm (lower latency for small messages).
         public var tcpNoDelay: Bool
-        /// Called on libmosquitto's network thread for every received message, before it is
-        /// handed to `messages`/`messageBatches`.
+        /// When set, every received message goes to this handler **instead of** `messages` /
+        /// `messageBatches` (which then never yield): called on libmosquitto's network thread with
+        /// the message still in libmosquitto's buffers — nothing is copied or allocated.
         /// - Important: it runs before the PUBACK of a QoS 1 message reaches the socket (threaded
-        ///   mode), so it is the place to make a message durable (append it to a journal). It must
-        ///   not block for long and must not call back into the client.
-        public var onReceive: (@Sendable (MQTTMessage) -> Void)?
+        ///   mode), so it is the place to make a message durable (append it to a journal). The
+        ///   buffers are valid only during the call (copy what you keep). It must not call back
+        ///   into this client; it may block (the broker then holds the messages, at QoS 1 in the
+        ///   session), but not past the keep-alive.
+        public var messageHandler: (@Sendable (MQTTReceivedMessage) -> Void)?
+        /// With a `messageHandler`: called on the network thread after each batch of messages
+        /// read in one go (those marked `acknowledgedAfterBatch`), before any of their PUBACKs is
+        /// written. The place to write a journal's buffered records.
+        public var messageBatchEnded: (@Sendable () -> Void)?
 
         public init(
             broker: MQTTBrokerURL,
@@ -89,7 +96,8 @@ extension MQTTClient {
             maxInflight: Int = 1000,
             inboxCapacity: Int = 65536,
             tcpNoDelay: Bool = true,
-            onReceive: (@Sendable (MQTTMessage) -> Void)? = nil
+            messageHandler: (@Sendable (MQTTReceivedMessage) -> Void)? = nil,
+            messageBatchEnded: (@Sendable () -> Void)? = nil
         ) {
             self.broker = broker
             self.clientID = clientID
@@ -105,7 +113,8 @@ extension MQTTClient {
             self.maxInflight = maxInflight
             self.inboxCapacity = inboxCapacity
             self.tcpNoDelay = tcpNoDelay
-            self.onReceive = onReceive
+            self.messageHandler = messageHandler
+            self.messageBatchEnded = messageBatchEnded
         }
 
         /// Settings that cannot work, found before anything is started.

@@ -9,12 +9,12 @@ import Synchronization
 ///
 /// libmosquitto runs in threaded mode on one dedicated thread owned by this client (its own loop,
 /// so that reconnects use our back-off and MQTT 5 session properties). That thread only copies
-/// what arrives and hands it over; no user code runs on it except `Configuration.onReceive`.
+/// what arrives and hands it over; no user code runs on it except `Configuration.messageHandler`.
 /// There is no global registry of clients: the C context pointer is an `Unmanaged` reference to
 /// the client's core, released by `close()`.
 ///
 /// - Important: call `close()` when done (deinit does it too). `close()` must not be called from
-///   `Configuration.onReceive`.
+///   `Configuration.messageHandler`.
 public final class MQTTClient: Sendable {
     public let configuration: Configuration
     let core: ClientCore
@@ -85,9 +85,9 @@ public final class MQTTClient: Sendable {
     /// and frees libmosquitto's client. Idempotent; returns at once without waiting for the
     /// thread (use `closeAndWait()` for that).
     /// - Important: until the thread ends (≤ ~100 ms) it may still read messages; they reach
-    ///   `Configuration.onReceive` (and are acknowledged) but no longer the message sequences.
+    ///   `Configuration.messageHandler` (and are acknowledged) but no longer the message sequences.
     ///   A persistent-session consumer that hands a reconnect to another client should
-    ///   `closeAndWait()` first, and one that must not lose any makes them durable in `onReceive`.
+    ///   `closeAndWait()` first, and one that must not lose any makes them durable in `messageHandler`.
     public func close() {
         core.close()
     }
@@ -109,6 +109,13 @@ final class ClientCore: @unchecked Sendable {
     private let state = Mutex(State())
     /// Wakes the network thread out of a back-off sleep when closing.
     private let wake = DispatchSemaphore(value: 0)
+    /// Clients with a `messageHandler` run their own `poll` loop once connected (see
+    /// `pollOnce`); a byte written to this pipe (`[read end, write end]`, non-blocking) wakes it
+    /// when another thread queued a packet or closes. -1s for the other clients, which use
+    /// `mosquitto_loop`.
+    private let pollWakePipe: (read: Int32, write: Int32)
+    /// True while `readBurst` runs. Only the network thread reads and writes it.
+    private var inBurst = false
 
     struct State {
         var connection: MQTTConnectionState = .idle
@@ -148,6 +155,18 @@ final class ClientCore: @unchecked Sendable {
         _ = mosquittoLibrary
         self.configuration = configuration
         self.inbox = MessageInbox(capacity: max(1, configuration.inboxCapacity))
+        var pipeFDs: [Int32] = [-1, -1]
+        if configuration.messageHandler != nil {
+            if pipe(&pipeFDs) == 0 {
+                for fd in pipeFDs {
+                    _ = fcntl(fd, F_SETFL, O_NONBLOCK)
+                    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+                }
+            } else {
+                pipeFDs = [-1, -1]  // falls back to mosquitto_loop
+            }
+        }
+        self.pollWakePipe = (pipeFDs[0], pipeFDs[1])
         let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil)
         self.handle = handle
         if let handle {
@@ -166,6 +185,17 @@ final class ClientCore: @unchecked Sendable {
 
     deinit {
         if let handle { mosquitto_destroy(handle) }
+        if pollWakePipe.read >= 0 {
+            Glibc.close(pollWakePipe.read)
+            Glibc.close(pollWakePipe.write)
+        }
+    }
+
+    /// Wakes the receiving loop's `poll` (after queueing a packet from another thread).
+    private func kickPoll() {
+        guard pollWakePipe.write >= 0 else { return }
+        var byte: UInt8 = 1
+        _ = Glibc.write(pollWakePipe.write, &byte, 1)
     }
 
     var currentState: MQTTConnectionState { state.withLock { $0.connection } }
@@ -265,7 +295,8 @@ final class ClientCore: @unchecked Sendable {
                         disconnectAndDrain(handle)
                         break
                     }
-                    rc = mosquitto_loop(handle, 100, 1)
+                    rc = pollWakePipe.read >= 0 && state.withLock({ $0.isConnected })
+                        ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
                 }
                 let wasConnected: Bool = state.withLock { s in
                     defer { if s.isConnected || s.connection == .connecting { s.connection = .disconnected(nil) } }
@@ -297,6 +328,58 @@ final class ClientCore: @unchecked Sendable {
             delay = min(delay * 2, policy.maxDelay)
         }
         networkThreadEnded()
+    }
+
+    /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
+    static let receiveBurst = 512
+
+    /// One turn of the receiving loop (a client with a `messageHandler`, once connected): wait
+    /// for the socket or a wake-up, read every packet already waiting (up to `receiveBurst`) as
+    /// one batch for the handler, end the batch (`messageBatchEnded`), and only then write what
+    /// is queued (the PUBACKs of that batch) and do the keep-alive. `mosquitto_loop` cannot be
+    /// used for this: it writes a PUBACK in the same call that read its message.
+    private func pollOnce(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        let sock = mosquitto_socket(handle)
+        guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+        let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
+        var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),
+                   pollfd(fd: pollWakePipe.read, events: Int16(POLLIN), revents: 0)]
+        if poll(&fds, 2, 100) < 0 {
+            return errno == EINTR ? success : Int32(MOSQ_ERR_ERRNO.rawValue)
+        }
+        if fds[1].revents != 0 {
+            var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            _ = withUnsafeMutableBytes(of: &bytes) { Glibc.read(pollWakePipe.read, $0.baseAddress, $0.count) }
+        }
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = readBurst(handle)
+            if rc != success { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != success { return rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    /// Reads packets until the socket has none left (a read would block) or `receiveBurst`;
+    /// messages reach the handler marked `acknowledgedAfterBatch`, and the batch is ended even
+    /// when the connection drops half-way.
+    private func readBurst(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        inBurst = true
+        defer {
+            inBurst = false
+            configuration.messageBatchEnded?()
+        }
+        for _ in 0..<Self.receiveBurst {
+            errno = 0
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != success { return rc }
+            if errno == EAGAIN || errno == EWOULDBLOCK || mosquitto_socket(handle) < 0 { break }
+        }
+        return success
     }
 
     /// TCP (+TLS) connect and CONNECT. MQTT 5 sends the session expiry property on every
@@ -391,6 +474,14 @@ final class ClientCore: @unchecked Sendable {
 
     func didReceive(_ message: UnsafePointer<mosquitto_message>) {
         let m = message.pointee
+        let qos: MQTTQoS = m.qos == 0 ? .atMostOnce : .atLeastOnce
+        if let handler = configuration.messageHandler {
+            let topic = m.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let payload = UnsafeRawBufferPointer(start: m.payload, count: m.payload == nil ? 0 : Int(max(0, m.payloadlen)))
+            handler(MQTTReceivedMessage(topic: topic, payload: payload, qos: qos, retain: m.retain,
+                                         acknowledgedAfterBatch: inBurst))
+            return
+        }
         let topic = m.topic.map { String(cString: $0) } ?? ""
         let payload: [UInt8]
         if let bytes = m.payload, m.payloadlen > 0 {
@@ -398,9 +489,7 @@ final class ClientCore: @unchecked Sendable {
         } else {
             payload = []
         }
-        let copied = MQTTMessage(topic: topic, payload: payload, qos: m.qos == 0 ? .atMostOnce : .atLeastOnce, retain: m.retain)
-        configuration.onReceive?(copied)
-        inbox.push(copied)
+        inbox.push(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: m.retain))
     }
 
     func didSubscribe(mid: Int32, granted: Int32) {
@@ -428,6 +517,7 @@ final class ClientCore: @unchecked Sendable {
         guard connected else { return qos }
         var mid: Int32 = 0
         let rc = mosquitto_subscribe(handle, &mid, filter, qos.rawValue)
+        kickPoll()
         if rc == Int32(MOSQ_ERR_NO_CONN.rawValue) { return qos }  // subscribed on reconnect
         try check(rc)
         let granted = try await awaitAck(mid, table: .suback)
@@ -450,6 +540,7 @@ final class ClientCore: @unchecked Sendable {
         guard connected else { return }
         var mid: Int32 = 0
         let rc = mosquitto_unsubscribe(handle, &mid, filter)
+        kickPoll()
         if rc == Int32(MOSQ_ERR_NO_CONN.rawValue) { return }
         try check(rc)
         _ = try await awaitAck(mid, table: .unsuback)
@@ -478,6 +569,7 @@ final class ClientCore: @unchecked Sendable {
         let rc = payload.withUnsafeBytes { bytes in
             mosquitto_publish(handle, &mid, topic, Int32(bytes.count), bytes.baseAddress, qos.rawValue, retain)
         }
+        kickPoll()
         // While disconnected, libmosquitto keeps a QoS 1 message queued (it is sent after the
         // reconnect) but still answers MOSQ_ERR_NO_CONN: that is success for us. A QoS 0
         // message is dropped then, and the caller hears of it.
@@ -586,6 +678,7 @@ final class ClientCore: @unchecked Sendable {
         }
         inbox.finish()
         wake.signal()
+        kickPoll()
     }
 
     /// `close()`, then waits until the network thread has sent DISCONNECT and ended (≤ ~1 s).

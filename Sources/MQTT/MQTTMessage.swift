@@ -29,6 +29,34 @@ public struct MQTTMessage: Sendable, Equatable {
     }
 }
 
+/// A received message borrowed from libmosquitto's buffers, given to
+/// `Configuration.messageHandler`: valid only during that call.
+public struct MQTTReceivedMessage {
+    /// The topic's UTF-8 bytes (no terminating NUL).
+    public let topic: UnsafeRawBufferPointer
+    /// The payload bytes exactly as published (may be empty).
+    public let payload: UnsafeRawBufferPointer
+    public let qos: MQTTQoS
+    public let retain: Bool
+    /// True when the message's PUBACK cannot reach the socket before
+    /// `Configuration.messageBatchEnded` is called: the handler may defer making it durable
+    /// until then (one `write(2)` per batch instead of one per message). False when the PUBACK
+    /// may be written as soon as the handler returns.
+    public let acknowledgedAfterBatch: Bool
+
+    public init(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, qos: MQTTQoS, retain: Bool,
+                acknowledgedAfterBatch: Bool = false) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+        self.retain = retain
+        self.acknowledgedAfterBatch = acknowledgedAfterBatch
+    }
+
+    /// The topic as a `String` (copies; for the rare path).
+    public var topicString: String { String(decoding: topic, as: UTF8.self) }
+}
+
 /// The message the broker publishes for this client if it goes away without disconnecting.
 public struct MQTTWill: Sendable, Equatable {
     public var topic: String

@@ -17,9 +17,8 @@ import Glibc
 /// session, QoS 1, subscribed on every connect). Shutdown (SIGTERM/SIGINT through the service
 /// group): stop the intake, process what it had, commit, publish the offline status, exit.
 public final class Daemon: Service {
-    static let droppedTopic = "$SYS/broker/publish/messages/dropped"
-    /// A batch smaller than this makes the consumer pause 1 ms before taking the next one.
-    static let smallBatch = 256
+    /// How often the committer looks for drained batches and due commits.
+    static let committerTick: Duration = .milliseconds(5)
 
     let configuration: DaemonConfiguration
     let plants: [Plant]
@@ -87,105 +86,87 @@ public final class Daemon: Service {
         let started = ISO8601DateFormatter().string(from: Date())
         let instance = configuration.instance
 
-        // 1. Restore and replay.
+        // 1. Restore.
         var aggregator = self.aggregator
         let report = try aggregator.restore(stations: saved.stations, sites: saved.sites)
         if !report.ignoredStations.isEmpty || !report.ignoredSites.isEmpty {
             logger.warning("stored state of stations or sites the plant files no longer name was ignored: \(report.ignoredStations.count) stations, \(report.ignoredSites.count) sites")
         }
         let replay = try journal.records(from: saved.journalOffset)
-        let now = Pipeline.nowMs()
-        for record in replay {
-            _ = record.topic.withUnsafeBytes { topic in
-                record.payload.withUnsafeBytes { aggregator.ingest(topic: topic, payload: $0, now: now) }
-            }
-        }
-        let replayedTo = replay.last?.endOffset ?? max(saved.journalOffset, journal.endOffset)
-        if !replay.isEmpty {
-            logger.info("replayed \(replay.count) journaled messages past offset \(saved.journalOffset)")
-        }
+        let intake = Intake(aggregator: aggregator, journal: journal,
+                            offset: replay.isEmpty ? max(saved.journalOffset, journal.endOffset) : saved.journalOffset,
+                            sites: plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
 
         // 2. Publisher: metrics, dead letters, status (its will says offline).
         let offline = StatusMessage(online: false, instance: instance, version: taktVersion, started: started)
         let publisher = MQTTClient(configuration: try configuration.mqtt(
             clientID: "\(configuration.intakeClientID)-out", cleanSession: true,
             will: MQTTWill(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true),
-            onReceive: nil))
-        let pipeline = Pipeline(aggregator: aggregator, store: store, journal: journal, publisher: publisher, plants: plants,
-                                offset: replayedTo, commitMaxEvents: configuration.commitMaxEvents,
-                                commitIntervalMs: configuration.commitIntervalMs,
+            messageHandler: nil, messageBatchEnded: nil))
+        let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher, plants: plants,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs, logger: logger)
         try await publisher.connect()
         logger.info("connected to \(configuration.broker) as \(instance)")
-        try await pipeline.commit()  // the replayed messages, before anything new
 
-        // 3. Intake: journal on the network thread, before the PUBACK.
-        let journal = self.journal
-        let logger = self.logger
-        let intake = MQTTClient(configuration: try configuration.mqtt(
+        // 3. Replay what was received but not committed before the last stop, before anything new.
+        let now = Intake.nowMs()
+        for record in replay {
+            intake.replay(record, now: now)
+            try await pipeline.commitReady(.queued)
+        }
+        try await pipeline.commitReady(.everything)
+        if !replay.isEmpty {
+            logger.info("replayed \(replay.count) journaled messages past offset \(saved.journalOffset)")
+        }
+
+        // 4. Intake: journal + aggregation on its network thread, in place (Intake.receive).
+        let intakeClient = MQTTClient(configuration: try configuration.mqtt(
             clientID: configuration.intakeClientID, cleanSession: false, will: nil,
-            onReceive: { message in
-                guard IntakeFilter.isDeviceTraffic(message.topic) else { return }
-                var topic = message.topic
-                let written = topic.withUTF8 { t in
-                    message.payload.withUnsafeBytes { journal.append(topic: UnsafeRawBufferPointer(t), payload: $0) }
-                }
-                if written == nil {
-                    // Returning would acknowledge a message we could not keep. Die instead: the
-                    // broker redelivers it to the next run.
-                    logger.critical("journal append failed (\(journal.failure ?? "unknown")); exiting without acknowledging")
-                    _exit(70)
-                }
-            }))
-        // 4. Run until the intake ends (graceful shutdown closes it). The consumer starts before
-        // the intake connects: a persistent session delivers its backlog right after CONNACK,
-        // and with nobody draining the inbox the network thread would block before the SUBACK.
-        let fsyncInterval: Int? = if case .interval(let ms) = configuration.journalFsync { ms } else { nil }
+            messageHandler: { intake.receive($0) }, messageBatchEnded: { intake.batchEnded() }))
+        let journal = self.journal
+        let fsyncInterval: Duration? = if case .interval(let ms) = configuration.journalFsync { .milliseconds(ms) } else { nil }
+        let commitInterval: Duration = .milliseconds(configuration.commitIntervalMs)
         let subscriptions = configuration.subscriptions
+        let logger = self.logger
         let http = try configuration.http == "off" ? nil : DaemonHTTP.application(
             address: DaemonHTTP.bindAddress(configuration.http), pipeline: pipeline, store: store,
             status: { StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes },
             logger: logger)
         try await withGracefulShutdownHandler {
-            // The group ends when the consumer has drained the intake (not when the HTTP server
-            // stops, which it does first at a graceful shutdown).
+            // The group ends when the committer has seen the intake closed (not when the HTTP
+            // server stops, which it does first at a graceful shutdown).
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 if let http {
                     group.addTask { try await http.run(); return false }
                 }
                 group.addTask {
-                    for await batch in intake.messageBatches {
-                        try await pipeline.ingest(batch)
-                        // The pipeline is faster than the network thread, so without a pause it
-                        // parks after every batch and each message wakes it again: one task
-                        // switch per message (measured: docs/BENCHMARKS.md). A 1 ms pause after a
-                        // small batch lets the next one pile up; it delays nothing that matters
-                        // (commits are 250 ms apart) and the journal has the messages already.
-                        if batch.count < Daemon.smallBatch {
-                            try? await Task.sleep(for: .milliseconds(1))
+                    // The committer: batches the intake drained (every commit_max_events) and,
+                    // every commit_interval, whatever is pending; the journal's fsync interval.
+                    var lastFsync = ContinuousClock.now
+                    do {
+                        while intakeClient.state != .closed {
+                            try await pipeline.commitReady(.due(commitInterval))
+                            if let fsyncInterval, ContinuousClock.now - lastFsync >= fsyncInterval {
+                                journal.flush()
+                                lastFsync = .now
+                            }
+                            if (try? await Task.sleep(for: Daemon.committerTick)) == nil { intakeClient.close() }
                         }
+                        // No message reaches `Intake.receive` once the network thread has ended.
+                        await intakeClient.closeAndWait()
+                        intake.finish()
+                    } catch {
+                        intake.finish()  // never leave the network thread waiting for queue space
+                        throw error
                     }
                     return true
                 }
-                group.addTask {
-                    var sinceFsync = 0
-                    while !Task.isCancelled {
-                        try? await Task.sleep(for: .milliseconds(20))
-                        try await pipeline.commitIfDue()
-                        sinceFsync += 20
-                        if let fsyncInterval, sinceFsync >= fsyncInterval {
-                            journal.flush()
-                            sinceFsync = 0
-                        }
-                    }
-                    return false
-                }
                 do {
-                    try await intake.connect()
+                    try await intakeClient.connect()
                     for filter in subscriptions {
-                        try await intake.subscribe(filter, qos: .atLeastOnce)
+                        try await intakeClient.subscribe(filter, qos: .atLeastOnce)
                     }
-                    try await intake.subscribe(Daemon.droppedTopic, qos: .atMostOnce)
+                    try await intakeClient.subscribe(Intake.droppedTopic, qos: .atMostOnce)
                     logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))")
                     // Online only once the session exists: from now on the broker keeps every
                     // message for this daemon, whether or not it is running.
@@ -196,16 +177,15 @@ public final class Daemon: Service {
                 } catch let error as MosquittoError where error.kind == .closed {
                     // Shut down while connecting: fall through to the drain.
                 }
-                while let consumerEnded = try await group.next(), !consumerEnded {}
+                while let committerEnded = try await group.next(), !committerEnded {}
                 group.cancelAll()
             }
         } onGracefulShutdown: {
-            intake.close()
+            intakeClient.close()
         }
 
         // 5. Drain: everything processed is committed and published, then say goodbye.
-        await intake.closeAndWait()
-        try await pipeline.commit()
+        try await pipeline.commitReady(.everything)
         await pipeline.pruneMinuteRows()
         journal.flush()
         try await publisher.publish(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true)

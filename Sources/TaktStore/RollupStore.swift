@@ -14,10 +14,12 @@ public protocol RollupStore: Sendable {
     /// it at revision 1), replaces the state times, raises `revision` by 1 per update, replaces
     /// the station snapshots, upserts the site counters and sets the journal offset.
     ///
-    /// - Returns: the resulting rows of the keys the batch updated (one per key, latest
-    ///   revision), ordered by site, tier (`1m`, `1h`, `1d`), start, line, station.
+    /// - Returns: the resulting rows of the keys the batch updated that `returning` selects
+    ///   (one per key, latest revision), ordered by site, tier (`1m`, `1h`, `1d`), start, line,
+    ///   station. The daemon asks for ``CommittedRows/outputStations`` (what it publishes), so the
+    ///   other rows are written without being read back.
     /// - Throws: ``StoreError`` (nothing is written then).
-    func commit(_ batch: CommitBatch) throws -> [WindowRow]
+    func commit(_ batch: CommitBatch, returning: CommittedRows) throws -> [WindowRow]
 
     /// What the daemon needs at start-up: the journal offset, every station snapshot and every
     /// site's counters.
@@ -47,6 +49,21 @@ public protocol RollupStore: Sendable {
     /// returns how many were deleted.
     @discardableResult
     func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) throws -> Int
+}
+
+extension RollupStore {
+    /// ``commit(_:returning:)`` returning every updated row.
+    public func commit(_ batch: CommitBatch) throws -> [WindowRow] {
+        try commit(batch, returning: .all)
+    }
+}
+
+/// Which resulting rows ``RollupStore/commit(_:returning:)`` reads back and returns.
+public enum CommittedRows: Sendable {
+    /// Every row the batch updated.
+    case all
+    /// Only the rows of output stations (the line's metrics); none of the others are read.
+    case outputStations
 }
 
 /// What ``RollupStore/loadState()`` returns.

@@ -139,7 +139,9 @@ public struct DaemonConfiguration: Sendable {
     }
 
     /// The MQTT settings of one of the daemon's two connections.
-    func mqtt(clientID: String?, cleanSession: Bool, will: MQTTWill?, onReceive: (@Sendable (MQTTMessage) -> Void)?) throws -> MQTTClient.Configuration {
+    func mqtt(clientID: String?, cleanSession: Bool, will: MQTTWill?,
+              messageHandler: (@Sendable (MQTTReceivedMessage) -> Void)?,
+              messageBatchEnded: (@Sendable () -> Void)?) throws -> MQTTClient.Configuration {
         let url = try MQTTBrokerURL(broker)
         var tls: MQTTClient.TLSOptions?
         if url.usesTLS {
@@ -148,9 +150,9 @@ public struct DaemonConfiguration: Sendable {
         return MQTTClient.Configuration(
             broker: url, clientID: clientID, cleanSession: cleanSession, username: username, password: password,
             tls: tls, will: will, reconnect: .init(initialDelay: 0.25, maxDelay: 10, retryInitialConnection: true),
-            // 8,192 received messages (~2 MB) between the network thread and the pipeline: enough
-            // for ~100 ms at full speed; a larger inbox only held more copies in memory.
-            maxInflight: 1000, inboxCapacity: 8192, onReceive: onReceive)
+            // The intake hands messages to its handler (Intake.receive) in place; the inbox is unused.
+            maxInflight: 1000, inboxCapacity: 1, messageHandler: messageHandler,
+            messageBatchEnded: messageBatchEnded)
     }
 }
 

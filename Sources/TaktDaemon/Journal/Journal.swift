@@ -17,8 +17,12 @@ import Glibc
 /// are deleted (`release(before:)`). A torn record at the very end (a crash inside `write`) is
 /// cut off when the journal is opened.
 ///
-/// Thread-safety: `append` is called by one thread (the network thread); `release` and the
-/// flush timer by others. A mutex guards the file state.
+/// Appends of messages whose PUBACK waits for the end of a receive batch go to a write buffer
+/// (`appendBuffered`) written with one `write(2)` per batch (`writeBuffered`) — still before any
+/// of their PUBACKs reaches the socket.
+///
+/// Thread-safety: appends come from one thread (the network thread); `writeBuffered`, `release`
+/// and the flush timer also from others. A mutex guards the file state.
 public final class Journal: Sendable {
     public enum FsyncPolicy: Sendable, Equatable {
         /// fsync after every append (survives power loss; slowest).
@@ -51,10 +55,11 @@ public final class Journal: Sendable {
         var fd: Int32 = -1
         /// Offset of the first byte of the open segment.
         var segmentStart: Int64 = 0
-        /// Offset just past the last appended record.
+        /// Offset just past the last appended record (buffered or written).
         var end: Int64 = 0
         var dirty = false
         var closed = false
+        /// Records appended but not written yet (``appendBuffered(topic:payload:)``).
         var writeBuffer: [UInt8] = []
         var failure: String?
     }
@@ -106,37 +111,72 @@ public final class Journal: Sendable {
     /// stops acknowledging.
     public var failure: String? { state.withLock { $0.failure } }
 
-    /// Appends one record with a single `write(2)`. Returns the offset just past it, or nil when
-    /// the write failed (then `failure` says why).
+    /// Appends one record and writes it, with whatever is buffered before it, in one
+    /// `write(2)`. Returns the offset just past it, or nil when the write failed (then `failure`
+    /// says why).
     @discardableResult
     public func append(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Int64? {
         state.withLock { s in
-            guard !s.closed, s.failure == nil, topic.count <= Int(UInt16.max) else {
-                if topic.count > Int(UInt16.max) { s.failure = "topic longer than 65535 bytes" }
-                return nil
-            }
-            let bodyLength = UInt32(2 + topic.count + payload.count)
-            s.writeBuffer.removeAll(keepingCapacity: true)
-            withUnsafeBytes(of: bodyLength.littleEndian) { s.writeBuffer.append(contentsOf: $0) }
-            withUnsafeBytes(of: UInt16(topic.count).littleEndian) { s.writeBuffer.append(contentsOf: $0) }
-            s.writeBuffer.append(contentsOf: topic)
-            s.writeBuffer.append(contentsOf: payload)
-            let ok = s.writeBuffer.withUnsafeBytes { Journal.writeAll(s.fd, $0) }
-            guard ok else {
-                s.failure = "journal write failed: \(String(cString: strerror(errno)))"
-                return nil
-            }
-            s.end += Int64(s.writeBuffer.count)
-            switch fsync {
-            case .always: _ = Glibc.fsync(s.fd)
-            case .interval: s.dirty = true
-            case .never: break
-            }
-            if s.end - s.segmentStart >= segmentBytes {
-                rollSegment(&s)
-            }
-            return s.end
+            guard let end = buffer(&s, topic: topic, payload: payload) else { return nil }
+            return writeBuffered(&s) ? end : nil
         }
+    }
+
+    /// Appends one record to the write buffer without writing it: it is in the file (and
+    /// survives a `kill -9`) only after the next ``writeBuffered()`` or ``append(topic:payload:)``.
+    /// For a message whose acknowledgement waits for that call. The buffer is written on its
+    /// own when it passes `bufferLimit` bytes. Returns the offset just past the record, or nil
+    /// when the journal has failed.
+    public func appendBuffered(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Int64? {
+        state.withLock { s in
+            guard let end = buffer(&s, topic: topic, payload: payload) else { return nil }
+            if s.writeBuffer.count >= Journal.bufferLimit && !writeBuffered(&s) { return nil }
+            return end
+        }
+    }
+
+    /// Writes every buffered record with one `write(2)`. False when the journal has failed
+    /// (then `failure` says why): the buffered messages must not be acknowledged.
+    @discardableResult
+    public func writeBuffered() -> Bool {
+        state.withLock { s in writeBuffered(&s) }
+    }
+
+    /// Buffered bytes written in one go at the latest (bounds the buffer's memory).
+    static let bufferLimit = 1 << 20
+
+    private func buffer(_ s: inout FileState, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Int64? {
+        guard !s.closed, s.failure == nil, topic.count <= Int(UInt16.max) else {
+            if topic.count > Int(UInt16.max) { s.failure = "topic longer than 65535 bytes" }
+            return nil
+        }
+        let bodyLength = UInt32(2 + topic.count + payload.count)
+        withUnsafeBytes(of: bodyLength.littleEndian) { s.writeBuffer.append(contentsOf: $0) }
+        withUnsafeBytes(of: UInt16(topic.count).littleEndian) { s.writeBuffer.append(contentsOf: $0) }
+        s.writeBuffer.append(contentsOf: topic)
+        s.writeBuffer.append(contentsOf: payload)
+        s.end += Journal.recordSize(topicBytes: topic.count, payloadBytes: payload.count)
+        return s.end
+    }
+
+    private func writeBuffered(_ s: inout FileState) -> Bool {
+        guard s.failure == nil, !s.closed else { return false }
+        guard !s.writeBuffer.isEmpty else { return true }
+        let ok = s.writeBuffer.withUnsafeBytes { Journal.writeAll(s.fd, $0) }
+        guard ok else {
+            s.failure = "journal write failed: \(String(cString: strerror(errno)))"
+            return false
+        }
+        s.writeBuffer.removeAll(keepingCapacity: true)
+        switch fsync {
+        case .always: _ = Glibc.fsync(s.fd)
+        case .interval: s.dirty = true
+        case .never: break
+        }
+        if s.end - s.segmentStart >= segmentBytes {
+            rollSegment(&s)
+        }
+        return true
     }
 
     /// Convenience for tests and replay tools.
@@ -147,13 +187,17 @@ public final class Journal: Sendable {
     }
 
     /// fsync now if anything was appended since the last one (called by the interval timer).
+    /// The fsync runs on a duplicate of the descriptor, outside the lock, so that appends on the
+    /// network thread do not wait for the disk.
     public func flush() {
-        state.withLock { s in
-            if s.dirty && s.fd >= 0 {
-                _ = Glibc.fsync(s.fd)
-                s.dirty = false
-            }
+        let fd: Int32 = state.withLock { s in
+            guard s.dirty && s.fd >= 0 else { return -1 }
+            s.dirty = false
+            return dup(s.fd)
         }
+        guard fd >= 0 else { return }
+        _ = Glibc.fsync(fd)
+        _ = Glibc.close(fd)
     }
 
     /// Deletes segments that end at or before `offset` (everything in them is committed).
@@ -197,10 +241,11 @@ public final class Journal: Sendable {
         return records
     }
 
-    /// Flushes and closes the file. Idempotent.
+    /// Writes what is buffered, flushes and closes the file. Idempotent.
     public func close() {
         state.withLock { s in
             guard !s.closed else { return }
+            _ = writeBuffered(&s)
             s.closed = true
             if s.fd >= 0 {
                 if fsync != .never { _ = Glibc.fsync(s.fd) }

@@ -2,7 +2,7 @@ import Foundation
 
 /// The payload of `takt/v1/deadletter` (contract section 4):
 /// `{"topic", "reason", "detail", "payload_b64"}`, the payload cut at 1024 bytes.
-struct DeadLetterMessage: Encodable {
+struct DeadLetterMessage: Encodable, Sendable {
     static let maxPayloadBytes = 1024
 
     var topic: String

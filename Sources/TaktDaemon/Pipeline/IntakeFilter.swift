@@ -2,19 +2,22 @@
 /// and which are not: the daemon's own output under the reserved names of contract section 1
 /// (`takt/v1/metrics/…`, `takt/v1/deadletter`, `takt/v1/status/…`, seen because it subscribes
 /// to `takt/v1/#`) and broker statistics (`$SYS/…`).
-///
-/// The network thread (journal append) and the pipeline (journal offsets) must agree exactly,
-/// so both call this one function.
 public enum IntakeFilter {
-    public static func isDeviceTraffic(_ topic: String) -> Bool {
-        if topic.utf8.first == UInt8(ascii: "$") { return false }
-        // Bytes, not `String.hasPrefix` (Unicode-aware, and this runs twice per message).
-        guard topic.utf8.starts(with: "takt/v1/".utf8) else { return true }  // a dead letter, but journaled
-        let rest = topic.utf8.dropFirst(8)
+    /// - Parameter topic: the topic's UTF-8 bytes.
+    public static func isDeviceTraffic(_ topic: UnsafeRawBufferPointer) -> Bool {
+        if topic.first == UInt8(ascii: "$") { return false }
+        guard topic.starts(with: prefix) else { return true }  // a dead letter, but journaled
+        let rest = topic.dropFirst(prefix.count)
         let firstLevel = rest.prefix { $0 != UInt8(ascii: "/") }
-        return !reservedSites.contains { $0.utf8.elementsEqual(firstLevel) }
+        return !reservedSites.contains { $0.elementsEqual(firstLevel) }
     }
 
+    public static func isDeviceTraffic(_ topic: String) -> Bool {
+        var topic = topic
+        return topic.withUTF8 { isDeviceTraffic(UnsafeRawBufferPointer($0)) }
+    }
+
+    private static let prefix = Array("takt/v1/".utf8)
     /// The reserved site names of contract section 1 (the daemon's own output).
-    private static let reservedSites = ["metrics", "deadletter", "status"]
+    private static let reservedSites = ["metrics", "deadletter", "status"].map { Array($0.utf8) }
 }

@@ -1,3 +1,5 @@
+import Foundation
+import GRDB
 import TaktCore
 
 /// The compact byte form of a ``CycleHistogram`` kept in the `cycle_hist` column.
@@ -52,6 +54,26 @@ enum HistogramBlob {
             throw .corrupt("cycle histogram blob has a bad bucket")
         }
         return h
+    }
+
+    /// The SQL function that merges two `cycle_hist` values (what a commit's upsert adds to a
+    /// stored row); registered on every connection of the store.
+    static let mergeFunctionName = "takt_cycle_hist_merge"
+
+    /// `takt_cycle_hist_merge(stored, delta)`: the blob of the merged histograms (`NULL` is the
+    /// empty histogram). A blob that does not decode is an SQL error, so the commit fails.
+    static let mergeFunction = DatabaseFunction(mergeFunctionName, argumentCount: 2, pure: true) { values in
+        let stored = Data.fromDatabaseValue(values[0])
+        let delta = Data.fromDatabaseValue(values[1])
+        guard let stored else { return delta }
+        guard let delta else { return stored }
+        do {
+            var merged = try decode([UInt8](stored))
+            merged.merge(try decode([UInt8](delta)))
+            return encode(merged).map { Data($0) }
+        } catch {
+            throw DatabaseError(message: "\(error)")
+        }
     }
 
     private static func appendVarint(_ v: UInt64, to out: inout [UInt8]) {

@@ -3,39 +3,31 @@ import GRDB
 import TaktCore
 
 extension SQLiteRollupStore {
-    public func commit(_ batch: CommitBatch) throws -> [WindowRow] {
+    public func commit(_ batch: CommitBatch, returning: CommittedRows) throws -> [WindowRow] {
         for u in batch.updates { try Self.validate(u) }
         guard batch.journalOffset >= 0 else { throw StoreError.invalidUpdate("journal offset \(batch.journalOffset) < 0") }
-        return try write { db in
-            // Read each key once, apply its updates in batch order, write it once: the same as
-            // applying the updates one by one, in fewer statements.
-            var rows: [RowID: StoredWindow] = [:]
-            let select = try db.cachedStatement(sql: """
-                SELECT \(StoredWindow.columns) FROM window_row
-                WHERE site = ? AND line = ? AND station = ? AND tier = ? AND start_ms = ?
-                """)
-            for u in batch.updates {
-                let id = RowID(u.key)
-                if rows[id] == nil {
-                    let existing = try Row.fetchOne(
-                        select, arguments: [id.site, id.line, id.station, id.tier.rawValue, id.start])
-                    rows[id] = try existing.map { row throws(StoreError) in try StoredWindow(row: row) }
-                        ?? StoredWindow(empty: u.key)
+        // The batch's updates of one key, merged in batch order into one delta row (revision =
+        // how many updates): one upsert per key that adds the deltas to whatever is stored — no
+        // SELECT, and only the rows `returning` asks for are read back (RETURNING).
+        var deltas: [RowID: StoredWindow] = [:]
+        deltas.reserveCapacity(batch.updates.count)
+        for u in batch.updates {
+            deltas[RowID(u.key), default: StoredWindow(empty: u.key)].apply(u)
+        }
+        let rows = Array(deltas.values)
+        let committed: [StoredWindow] = try write { db in
+            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
+            let upsertReturning = try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(StoredWindow.columns)")
+            var committed: [StoredWindow] = []
+            for delta in rows {
+                if returning == .all || delta.isOutputStation {
+                    guard let row = try Row.fetchOne(upsertReturning, arguments: delta.arguments) else {
+                        throw StoreError.database("an upsert returned no row")
+                    }
+                    committed.append(try StoredWindow(row: row))
+                } else {
+                    try upsert.execute(arguments: delta.arguments)
                 }
-                rows[id]!.apply(u)
-            }
-            let upsertRow = try db.cachedStatement(sql: """
-                INSERT INTO window_row (\(StoredWindow.columns))
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (site, line, station, tier, start_ms) DO UPDATE SET
-                    end_ms = excluded.end_ms, revision = excluded.revision, good = excluded.good,
-                    scrap = excluded.scrap, energy_kwh = excluded.energy_kwh,
-                    unit_messages = excluded.unit_messages, cycle_hist = excluded.cycle_hist,
-                    run_ms = excluded.run_ms, planned_ms = excluded.planned_ms,
-                    ideal_cycle_s = excluded.ideal_cycle_s, is_output = excluded.is_output
-                """)
-            for row in rows.values {
-                try upsertRow.execute(arguments: row.arguments)
             }
 
             let upsertStation = try db.cachedStatement(sql: """
@@ -71,10 +63,24 @@ extension SQLiteRollupStore {
             }
 
             try db.execute(sql: "UPDATE journal_state SET offset_bytes = ? WHERE id = 1", arguments: [batch.journalOffset])
-
-            return rows.values.sorted(by: Self.storedOrder).map(\.windowRow)
+            return committed
         }
+        return committed.sorted(by: Self.storedOrder).map(\.windowRow)
     }
+
+    /// Adds a delta row (``StoredWindow`` built from updates, `revision` = their number) to the
+    /// stored row of its key, or inserts it. In `DO UPDATE`, a bare column is the stored value.
+    static let upsertSQL = """
+        INSERT INTO window_row (\(StoredWindow.columns))
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT (site, line, station, tier, start_ms) DO UPDATE SET
+            end_ms = excluded.end_ms, revision = revision + excluded.revision, good = good + excluded.good,
+            scrap = scrap + excluded.scrap, energy_kwh = energy_kwh + excluded.energy_kwh,
+            unit_messages = unit_messages + excluded.unit_messages,
+            cycle_hist = \(HistogramBlob.mergeFunctionName)(cycle_hist, excluded.cycle_hist),
+            run_ms = excluded.run_ms, planned_ms = excluded.planned_ms,
+            ideal_cycle_s = excluded.ideal_cycle_s, is_output = excluded.is_output
+        """
 
     public func loadState() throws -> StoreState {
         try read { db in

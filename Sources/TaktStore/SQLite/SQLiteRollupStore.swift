@@ -33,6 +33,7 @@ public final class SQLiteRollupStore: RollupStore {
             // WAL (set by DatabasePool) + NORMAL: durable against process crashes, fsync only
             // at checkpoints. See the type's comment.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            db.add(function: HistogramBlob.mergeFunction)
         }
         let migrator = Self.migrator
         do {

@@ -1,0 +1,211 @@
+import Foundation
+import Logging
+import MQTT
+import TaktCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One drained commit batch and the dead letters of the messages it covers: what the
+/// committer (``Pipeline``) takes from the ``Intake``.
+struct PendingCommit: Sendable {
+    var batch: CommitBatch
+    var deadLetters: [DeadLetterMessage]
+    /// Messages (events and dead letters) the batch covers.
+    var events: Int
+
+    var isEmpty: Bool {
+        batch.updates.isEmpty && batch.stations.isEmpty && batch.sites.isEmpty && deadLetters.isEmpty
+    }
+}
+
+/// The daemon's hot path. ``receive(_:)`` runs on the intake connection's network thread for
+/// every message while it is still in libmosquitto's buffers: journal append (before the
+/// callback returns, so before the PUBACK), then decode, validate, dedup and window aggregation
+/// in place. Nothing is copied or allocated per message, and nothing wakes another thread per
+/// message: every `commitMaxEvents` events the aggregator is drained into a ``PendingCommit``
+/// and queued for the committer, which also drains by time (``take(_:)``).
+///
+/// Invariants: the journal offset of a drained batch is the end of the last journal record its
+/// events came from (journal order = ingest order, one network thread); batches are taken in
+/// drain order; at most `maxQueued` drained batches wait — then the network thread waits too,
+/// stops reading its socket, and the broker holds the messages (in the persistent session).
+final class Intake: @unchecked Sendable {
+    static let droppedTopic = "$SYS/broker/publish/messages/dropped"
+    private static let droppedTopicBytes = Array(droppedTopic.utf8)
+
+    /// What ``take(_:)`` may hand out.
+    enum Take {
+        /// Only batches that filled up (`commitMaxEvents`).
+        case queued
+        /// Those, or what is pending once `interval` has passed since the last drain.
+        case due(Duration)
+        /// Those, or whatever is pending now.
+        case everything
+    }
+
+    private let journal: Journal
+    private let logger: Logger
+    private let commitMaxEvents: Int
+    private let maxQueued: Int
+    private let sites: [String]
+
+    // Everything below is guarded by `condition`.
+    private let condition = NSCondition()
+    private var aggregator: Aggregator
+    /// Journal offset just past the last message given to the aggregator.
+    private var offset: Int64
+    private var pendingEvents = 0
+    private var deadLetters: [DeadLetterMessage] = []
+    private var queue: [PendingCommit] = []
+    private var lastDrain = ContinuousClock.now
+    private var lastDroppedCount: Int64?
+    private var finished = false
+
+    /// - Parameters:
+    ///   - offset: the journal offset the aggregator's state reflects (the store's, at start).
+    ///   - maxQueued: drained batches that may wait for the committer (≥ 1).
+    init(aggregator: Aggregator, journal: Journal, offset: Int64, sites: [String], commitMaxEvents: Int,
+         maxQueued: Int = 2, logger: Logger) {
+        self.aggregator = aggregator
+        self.journal = journal
+        self.offset = offset
+        self.sites = sites
+        self.commitMaxEvents = max(1, commitMaxEvents)
+        self.maxQueued = max(1, maxQueued)
+        self.logger = logger
+    }
+
+    /// The intake connection's message handler (its network thread).
+    func receive(_ message: MQTTReceivedMessage) {
+        guard IntakeFilter.isDeviceTraffic(message.topic) else {
+            if message.topic.elementsEqual(Intake.droppedTopicBytes) { noteBrokerDrops(message.payload) }
+            return
+        }
+        // Buffered when no PUBACK can go out before `batchEnded` writes the buffer (or when
+        // there is no PUBACK: QoS 0); written at once otherwise.
+        let deferWrite = message.acknowledgedAfterBatch || message.qos == .atMostOnce
+        let written = deferWrite ? journal.appendBuffered(topic: message.topic, payload: message.payload)
+                                 : journal.append(topic: message.topic, payload: message.payload)
+        guard let end = written else { journalFailed() }
+        let now = Intake.nowMs()
+        condition.lock()
+        ingestLocked(topic: message.topic, payload: message.payload, endOffset: end, now: now)
+        while queue.count >= maxQueued && !finished {
+            condition.wait()
+        }
+        condition.unlock()
+    }
+
+    /// The intake connection's `messageBatchEnded` (its network thread): the batch's journal
+    /// records are written before any of its PUBACKs.
+    func batchEnded() {
+        if !journal.writeBuffered() { journalFailed() }
+    }
+
+    /// Returning would acknowledge messages we could not keep. Die instead: the broker
+    /// redelivers them to the next run, which replays the journal up to what was written.
+    private func journalFailed() -> Never {
+        logger.critical("journal write failed (\(journal.failure ?? "unknown")); exiting without acknowledging")
+        _exit(70)
+    }
+
+    /// Start-up: a journaled message that was received but not committed before the last stop.
+    /// Never waits (the caller commits what ``take(_:)`` hands out as it goes).
+    func replay(_ record: Journal.Record, now: Int64) {
+        record.topic.withUnsafeBytes { topic in
+            record.payload.withUnsafeBytes { payload in
+                condition.lock()
+                ingestLocked(topic: topic, payload: payload, endOffset: record.endOffset, now: now)
+                condition.unlock()
+            }
+        }
+    }
+
+    /// The oldest drained batch, or a fresh drain when `policy` allows one and anything is
+    /// pending; nil when there is nothing to commit.
+    func take(_ policy: Take) -> PendingCommit? {
+        condition.lock()
+        defer { condition.unlock() }
+        if !queue.isEmpty {
+            condition.broadcast()
+            return queue.removeFirst()
+        }
+        switch policy {
+        case .queued:
+            return nil
+        case .due(let interval):
+            guard pendingEvents > 0, ContinuousClock.now - lastDrain >= interval else { return nil }
+        case .everything:
+            break
+        }
+        let pending = drainLocked()
+        return pending.isEmpty ? nil : pending
+    }
+
+    /// Called once the network thread has ended (or the committer failed): `receive` no longer
+    /// waits for queue space.
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// The sites' counters, the journal offset reached and the events not committed yet.
+    func statistics() -> (sites: [SiteCounters], journalOffset: Int64, pendingEvents: Int) {
+        condition.lock()
+        defer { condition.unlock() }
+        let queued = queue.reduce(0) { $0 + $1.events }
+        return (sites.compactMap { aggregator.counters(site: $0) }, offset, pendingEvents + queued)
+    }
+
+    /// The oldest horizon (epoch ms) among sites that have one.
+    func oldestHorizon() -> Int64? {
+        condition.lock()
+        defer { condition.unlock() }
+        return sites.compactMap { aggregator.counters(site: $0)?.horizon }.filter { $0 > 0 }.min()
+    }
+
+    // MARK: under the lock
+
+    private func ingestLocked(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, endOffset: Int64, now: Int64) {
+        offset = endOffset
+        let outcome = aggregator.ingest(topic: topic, payload: payload, now: now)
+        if case .deadLetter(let reason, let detail) = outcome {
+            deadLetters.append(DeadLetterMessage(topic: String(decoding: topic, as: UTF8.self), reason: reason.rawValue,
+                                                 detail: detail, payload: Array(payload)))
+        }
+        pendingEvents += 1
+        if pendingEvents >= commitMaxEvents {
+            queue.append(drainLocked())
+        }
+    }
+
+    private func drainLocked() -> PendingCommit {
+        // The batch's offset must be in the file before the store can record it.
+        if !journal.writeBuffered() { journalFailed() }
+        let pending = PendingCommit(batch: aggregator.drainCommit(journalOffset: offset), deadLetters: deadLetters,
+                                    events: pendingEvents)
+        deadLetters = []
+        pendingEvents = 0
+        lastDrain = .now
+        return pending
+    }
+
+    /// Logs when the broker reports dropped messages (its queues overflowed: a config problem).
+    private func noteBrokerDrops(_ payload: UnsafeRawBufferPointer) {
+        let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+        guard let count = Int64(text) else { return }
+        if let last = lastDroppedCount, count > last {
+            logger.warning("the broker dropped \(count - last) messages (\(Intake.droppedTopic) = \(count)): raise its queue limits")
+        }
+        lastDroppedCount = count
+    }
+
+    /// Wall-clock now, epoch ms (what `max_future_s` is checked against).
+    static func nowMs() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+    }
+}
