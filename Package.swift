@@ -112,7 +112,7 @@ let package = Package(
         ),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
         .testTarget(
             name: "TaktSimulationTests",
             dependencies: ["TaktSimulation", "TaktCore", "MQTT", "TestSupport"],

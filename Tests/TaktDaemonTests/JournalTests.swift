@@ -36,6 +36,50 @@ struct JournalTests {
         #expect(try reopened.records(from: ends[40]).map(\.endOffset) == Array(ends[41...]))
     }
 
+    @Test("buffered records reach the file only when written (writeBuffered, the next append or close), at the offsets they were given")
+    func bufferedAppends() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-buffered")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, fsync: .never)
+        let a = try #require(journal.appendBuffered(topic: "t/a", payload: [1]))
+        let b = try #require(journal.appendBuffered(topic: "t/b", payload: [2, 2]))
+        #expect(a == Journal.recordSize(topicBytes: 3, payloadBytes: 1))
+        #expect(b == a + Journal.recordSize(topicBytes: 3, payloadBytes: 2))
+        #expect(journal.endOffset == b)
+        #expect(try journal.records(from: 0).isEmpty, "buffered records must not be in the file yet")
+        #expect(journal.writeBuffered())
+        #expect(try journal.records(from: 0).map(\.endOffset) == [a, b])
+        // An unbuffered append writes what is buffered before it, in order.
+        let c = try #require(journal.appendBuffered(topic: "t/c", payload: [3]))
+        let d = try #require(journal.append(topic: "t/d", payload: [4]))
+        #expect(try journal.records(from: b).map(\.endOffset) == [c, d])
+        // Close writes the rest.
+        let e = try #require(journal.appendBuffered(topic: "t/e", payload: [5]))
+        journal.close()
+        let reopened = try Journal(directory: directory, fsync: .never)
+        #expect(try reopened.records(from: 0).map { String(decoding: $0.topic, as: UTF8.self) } == ["t/a", "t/b", "t/c", "t/d", "t/e"])
+        #expect(reopened.endOffset == e)
+    }
+
+    @Test("a write buffer past its limit is written on its own; segments still roll")
+    func bufferLimit() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-limit")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, fsync: .never, segmentBytes: 256 * 1024)
+        let payload = [UInt8](repeating: 0x41, count: 64 * 1024)
+        var ends: [Int64] = []
+        for _ in 0..<(Journal.bufferLimit / payload.count + 2) {
+            ends.append(try #require(journal.appendBuffered(topic: "t", payload: payload)))
+        }
+        let written = try journal.records(from: 0)
+        #expect(!written.isEmpty && written.count < ends.count)
+        #expect(written.map(\.endOffset) == Array(ends.prefix(written.count)))
+        #expect(journal.writeBuffered())
+        #expect(try journal.records(from: 0).map(\.endOffset) == ends)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".log") }
+        #expect(files.count > 1)
+    }
+
     @Test("a torn record at the end (a crash inside write) is cut off when the journal opens")
     func tornTail() throws {
         let directory = try TestProcess.temporaryDirectory("takt-journal-torn")

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import TaktCore
 @testable import TaktStore
@@ -82,6 +83,52 @@ struct CommitTests {
         let rowA = try #require(returned.first)
         #expect(rowA.good == 5 && rowA.scrap == 3 && rowA.runS == 1.2 && rowA.plannedS == 1.5)
         #expect(rowA.energyKwh == 1.25 + 0.75 + 0)
+    }
+
+    @Test("returning only output stations: the other rows are written all the same, not returned")
+    func outputStationsOnly() throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let eol = hourKey(line: "l1", station: "eol", hour: 0)
+        let press = hourKey(line: "l1", station: "press", hour: 0)
+        let batches = [
+            [update(eol, good: 3, energy: 1.5, cycles: [100, 200]), update(press, good: 4, cycles: [50], output: false)],
+            [update(press, good: 1, scrap: 1, cycles: [70, 80], runMs: 5, plannedMs: 9, output: false), update(eol, good: 2)],
+        ]
+        let daemon = try SQLiteRollupStore(path: dir.path("daemon.db"))
+        let reference = try SQLiteRollupStore(path: dir.path("reference.db"))
+        for (n, updates) in batches.enumerated() {
+            let returned = try daemon.commit(CommitBatch(updates: updates, journalOffset: Int64(n + 1)), returning: .outputStations)
+            #expect(returned.map { $0.station } == ["eol"])
+            let all = try reference.commit(CommitBatch(updates: updates, journalOffset: Int64(n + 1)))
+            #expect(all.map { $0.station } == ["eol", "press"])
+            #expect(returned.first == all.first)
+        }
+        for station in ["eol", "press"] {
+            let x = try daemon.rows(site: "s", line: "l1", station: station, tier: .hour, from: 0, to: hourMs)
+            let y = try reference.rows(site: "s", line: "l1", station: station, tier: .hour, from: 0, to: hourMs)
+            #expect(x == y && x.count == 1)
+        }
+        let press2 = try #require(try daemon.rows(site: "s", line: "l1", station: "press", tier: .hour, from: 0, to: hourMs).first)
+        #expect(press2.good == 5 && press2.scrap == 1 && press2.revision == 2 && press2.runS == 0.005)
+        #expect(press2.cycleMsP50 == histogram([50, 70, 80]).p50p90p99.p50)
+    }
+
+    @Test("a stored cycle histogram that does not decode fails the commit, which writes nothing")
+    func damagedStoredHistogram() throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let path = dir.path("takt.db")
+        let store = try SQLiteRollupStore(path: path)
+        let key = hourKey(line: "l1", station: "eol", hour: 0)
+        _ = try store.commit(CommitBatch(updates: [update(key, good: 1, cycles: [100])], journalOffset: 1))
+        try store.writer!.write { db in
+            try db.execute(sql: "UPDATE window_row SET cycle_hist = ?", arguments: [Data([1, 1, 0])])
+        }
+        #expect(throws: StoreError.self) {
+            try store.commit(CommitBatch(updates: [update(key, good: 1, cycles: [200])], journalOffset: 2))
+        }
+        #expect(try store.loadState().journalOffset == 1)
     }
 
     @Test("commit returns rows ordered by site, tier (1m, 1h, 1d), start, line, station")

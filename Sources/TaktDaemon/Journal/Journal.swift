@@ -143,7 +143,7 @@ public final class Journal: Sendable {
     }
 
     /// Buffered bytes written in one go at the latest (bounds the buffer's memory).
-    static let bufferLimit = 1 << 20
+    public static let bufferLimit = 1 << 20
 
     private func buffer(_ s: inout FileState, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Int64? {
         guard !s.closed, s.failure == nil, topic.count <= Int(UInt16.max) else {
@@ -184,6 +184,12 @@ public final class Journal: Sendable {
     public func append(topic: String, payload: [UInt8]) -> Int64? {
         var topicCopy = topic
         return topicCopy.withUTF8 { t in payload.withUnsafeBytes { append(topic: UnsafeRawBufferPointer(t), payload: $0) } }
+    }
+
+    /// Convenience for tests.
+    public func appendBuffered(topic: String, payload: [UInt8]) -> Int64? {
+        var topicCopy = topic
+        return topicCopy.withUTF8 { t in payload.withUnsafeBytes { appendBuffered(topic: UnsafeRawBufferPointer(t), payload: $0) } }
     }
 
     /// fsync now if anything was appended since the last one (called by the interval timer).

@@ -1,0 +1,116 @@
+import Dispatch
+import Foundation
+import MQTT
+import Synchronization
+import Testing
+import TestSupport
+
+/// `Configuration.messageHandler`: messages handed over in place on the network thread, read in
+/// bursts, each burst ended (`messageBatchEnded`) before any of its PUBACKs is written — what
+/// the daemon's journal relies on.
+@Suite("Message handler (in place, batched, PUBACK after the batch)")
+struct MessageHandlerTests {
+    /// What a handler saw, copied out of libmosquitto's buffers.
+    final class Seen: Sendable {
+        struct State {
+            var messages: [(topic: String, payload: [UInt8], qos: MQTTQoS, inBatch: Bool)] = []
+            var batchesEnded = 0
+        }
+        let state = Mutex(State())
+        var count: Int { state.withLock { $0.messages.count } }
+
+        func waitFor(_ n: Int, timeout: Double = 30) async throws {
+            let deadline = Date().addingTimeInterval(timeout)
+            while count < n {
+                guard Date() < deadline else { throw TimeoutError(count: count, wanted: n) }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    struct TimeoutError: Error { var count: Int; var wanted: Int }
+
+    static func handlerClient(_ broker: MosquittoBroker, seen: Seen, batchEnded: @escaping @Sendable () -> Void = {}) throws -> MQTTClient {
+        MQTTClient(configuration: .init(
+            broker: try MQTTBrokerURL(broker.url), clientID: "handler", cleanSession: false,
+            messageHandler: { m in
+                let copy = (String(decoding: m.topic, as: UTF8.self), Array(m.payload), m.qos, m.acknowledgedAfterBatch)
+                seen.state.withLock { $0.messages.append(copy) }
+            },
+            messageBatchEnded: {
+                seen.state.withLock { $0.batchesEnded += 1 }
+                batchEnded()
+            }))
+    }
+
+    @Test("every message reaches the handler in order and byte-exact, read in bursts that are each ended", arguments: [MQTTQoS.atMostOnce, .atLeastOnce])
+    func inOrder(qos: MQTTQoS) async throws {
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
+        let seen = Seen()
+        let subscriber = try Self.handlerClient(broker, seen: seen)
+        let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        defer { subscriber.close(); publisher.close() }
+        try await subscriber.connect()
+        try await subscriber.subscribe("h/#", qos: qos)  // after connect: the wake pipe must get the SUBSCRIBE out
+        try await publisher.connect()
+
+        let count = 5_000
+        let payloads: [[UInt8]] = (0..<count).map { i in
+            i == 7 ? [] : i == 11 ? PublishSubscribeTests.payload(256 * 1024) : Array("{\"seq\":\(i)}".utf8)
+        }
+        for (i, payload) in payloads.enumerated() {
+            try await publisher.publish(topic: "h/\(i)", payload: payload, qos: qos)
+        }
+        try await publisher.flush()
+        try await seen.waitFor(count)
+
+        let state = seen.state.withLock { $0 }
+        #expect(state.messages.count == count)
+        #expect(state.messages.map(\.topic) == (0..<count).map { "h/\($0)" })
+        #expect(state.messages.map(\.payload) == payloads)
+        #expect(state.messages.allSatisfy { $0.qos == qos })
+        // Connected before anything arrived: every message came in a burst, and bursts ended.
+        #expect(state.messages.allSatisfy { $0.inBatch })
+        #expect(state.batchesEnded >= 1)
+        #expect(state.batchesEnded <= count)
+    }
+
+    @Test("the subscriber's PUBACK of a QoS 1 message goes out only after messageBatchEnded returned")
+    func pubackAfterBatchEnd() async throws {
+        // The broker's debug log shows the PUBACKs it receives from the subscriber ("handler").
+        let broker = try await MosquittoBroker.start(.init(extraConfig: ["log_type debug"]))
+        defer { broker.stop() }
+        let seen = Seen()
+        let gate = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let subscriber = try Self.handlerClient(broker, seen: seen, batchEnded: {
+            // Hold the first batch that carries a message until the test opens the gate.
+            if seen.count > 0 && !holding.withLock({ $0 }) {
+                holding.withLock { $0 = true }
+                gate.wait()
+            }
+        })
+        let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        defer { gate.signal(); subscriber.close(); publisher.close() }
+        try await subscriber.connect()
+        try await subscriber.subscribe("gate/#", qos: .atLeastOnce)
+        try await publisher.connect()
+        try await publisher.publishAndWait(topic: "gate/1", payload: [1, 2, 3], qos: .atLeastOnce)
+        try await seen.waitFor(1)
+
+        func log() -> String { (try? String(contentsOf: broker.logFile, encoding: .utf8)) ?? "" }
+        // The handler has the message and its batch is held: the broker has sent the PUBLISH to
+        // the subscriber but must not have its PUBACK.
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(holding.withLock { $0 })
+        #expect(log().contains("Sending PUBLISH to handler"), "\(log())")
+        #expect(!log().contains("Received PUBACK from handler"), "the PUBACK went out before messageBatchEnded returned")
+        gate.signal()
+        let deadline = Date().addingTimeInterval(10)
+        while !log().contains("Received PUBACK from handler") && Date() < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(log().contains("Received PUBACK from handler"), "no PUBACK after the batch ended")
+    }
+}
