@@ -156,15 +156,8 @@ final class ClientCore: @unchecked Sendable {
         self.configuration = configuration
         self.inbox = MessageInbox(capacity: max(1, configuration.inboxCapacity))
         var pipeFDs: [Int32] = [-1, -1]
-        if configuration.messageHandler != nil {
-            if pipe(&pipeFDs) == 0 {
-                for fd in pipeFDs {
-                    _ = fcntl(fd, F_SETFL, O_NONBLOCK)
-                    _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
-                }
-            } else {
-                pipeFDs = [-1, -1]  // falls back to mosquitto_loop
-            }
+        if configuration.messageHandler != nil && pipe2(&pipeFDs, O_NONBLOCK | O_CLOEXEC) != 0 {
+            pipeFDs = [-1, -1]  // falls back to mosquitto_loop
         }
         self.pollWakePipe = (pipeFDs[0], pipeFDs[1])
         let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil)
@@ -366,6 +359,14 @@ final class ClientCore: @unchecked Sendable {
     /// Reads packets until the socket has none left (a read would block) or `receiveBurst`;
     /// messages reach the handler marked `acknowledgedAfterBatch`, and the batch is ended even
     /// when the connection drops half-way.
+    ///
+    /// "A read would block" is `errno == EAGAIN` after `mosquitto_loop_read`. libmosquitto also
+    /// leaves EAGAIN behind when it queues a PUBACK: it writes a byte to its internal wake-up
+    /// socketpair, which only `mosquitto_loop` drains, so that pair is full after a few hundred
+    /// PUBACKs. `didReceive` therefore clears errno after the handler (the PUBACK is queued
+    /// before the message callback), so only the socket's own reads decide. (libmosquitto's
+    /// read loop, which keeps reading while TLS has decrypted bytes pending, stops on the same
+    /// errno; clearing it keeps that working too.)
     private func readBurst(_ handle: OpaquePointer) -> Int32 {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         inBurst = true
@@ -480,6 +481,7 @@ final class ClientCore: @unchecked Sendable {
             let payload = UnsafeRawBufferPointer(start: m.payload, count: m.payload == nil ? 0 : Int(max(0, m.payloadlen)))
             handler(MQTTReceivedMessage(topic: topic, payload: payload, qos: qos, retain: m.retain,
                                          acknowledgedAfterBatch: inBurst))
+            if inBurst { errno = 0 }  // see readBurst
             return
         }
         let topic = m.topic.map { String(cString: $0) } ?? ""

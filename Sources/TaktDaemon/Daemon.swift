@@ -152,9 +152,10 @@ public final class Daemon: Service {
                             }
                             if (try? await Task.sleep(for: Daemon.committerTick)) == nil { intakeClient.close() }
                         }
-                        // No message reaches `Intake.receive` once the network thread has ended.
-                        await intakeClient.closeAndWait()
+                        // The network thread may still read a burst before it ends; with the
+                        // committer gone it must not wait for queue space (step 5 commits it all).
                         intake.finish()
+                        await intakeClient.closeAndWait()
                     } catch {
                         intake.finish()  // never leave the network thread waiting for queue space
                         throw error

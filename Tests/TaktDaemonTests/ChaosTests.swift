@@ -79,4 +79,32 @@ struct ChaosTests {
         let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 120)
         #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
     }
+
+    @Test("SIGTERM while commits lag behind the intake (commit_max_events 64): exit 0, and after a restart the rollups equal the truth")
+    func shutdownUnderLoad() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        // Small batches: every receive burst fills the committer's queue, so the network thread
+        // is still reading (and would wait for queue space) when the shutdown begins.
+        try "journal_fsync: never\ncommit_interval_ms: 100\ncommit_max_events: 64\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        var daemon = try harness.startDaemon()
+        _ = try await harness.waitUntilOnline()
+
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(harness.binary("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
+                                    "--from", "2026-08-01T00:00:00Z", "--duration", "24h", "--seed", "3", "--truth", truthPath],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        try await Task.sleep(for: .seconds(1.5))
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 20) == 0, "taktd did not stop: \(harness.log("taktd.log").suffix(2000))")
+        daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        let simCode = await sim.exit(timeout: 300)
+        #expect(simCode == 0, "takt-sim: \(harness.log("sim.log"))")
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 120)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+    }
 }

@@ -131,6 +131,16 @@ struct CommitTests {
         #expect(try store.loadState().journalOffset == 1)
     }
 
+    @Test("commits need SQLite 3.35 (UPSERT … RETURNING): versions compare numerically")
+    func sqliteVersion() {
+        #expect(SQLiteRollupStore.supports(sqliteVersion: "3.40.1"))
+        #expect(SQLiteRollupStore.supports(sqliteVersion: "3.35.0"))
+        #expect(SQLiteRollupStore.supports(sqliteVersion: "4.0"))
+        #expect(!SQLiteRollupStore.supports(sqliteVersion: "3.34.9"))
+        #expect(!SQLiteRollupStore.supports(sqliteVersion: "3.9.0"))
+        #expect(!SQLiteRollupStore.supports(sqliteVersion: "unknown"))
+    }
+
     @Test("commit returns rows ordered by site, tier (1m, 1h, 1d), start, line, station")
     func returnOrder() throws {
         let dir = try TempDir()

@@ -28,9 +28,11 @@ struct PendingCommit: Sendable {
 /// and queued for the committer, which also drains by time (``take(_:)``).
 ///
 /// Invariants: the journal offset of a drained batch is the end of the last journal record its
-/// events came from (journal order = ingest order, one network thread); batches are taken in
-/// drain order; at most `maxQueued` drained batches wait — then the network thread waits too,
-/// stops reading its socket, and the broker holds the messages (in the persistent session).
+/// events came from (journal order = ingest order, one network thread), and those records are
+/// written before the batch leaves the intake; batches are taken in drain order; when
+/// `maxQueued` drained batches wait, the network thread waits too at the end of its burst
+/// (``batchEnded()``), stops reading its socket, and the broker holds the messages (in the
+/// persistent session).
 final class Intake: @unchecked Sendable {
     static let droppedTopic = "$SYS/broker/publish/messages/dropped"
     private static let droppedTopicBytes = Array(droppedTopic.utf8)
@@ -49,6 +51,8 @@ final class Intake: @unchecked Sendable {
     private let logger: Logger
     private let commitMaxEvents: Int
     private let maxQueued: Int
+    /// Longest single wait for queue space, seconds (well below the intake's keep-alive).
+    private let maxWait: TimeInterval
     private let sites: [String]
 
     // Everything below is guarded by `condition`.
@@ -65,15 +69,19 @@ final class Intake: @unchecked Sendable {
 
     /// - Parameters:
     ///   - offset: the journal offset the aggregator's state reflects (the store's, at start).
-    ///   - maxQueued: drained batches that may wait for the committer (≥ 1).
+    ///   - maxQueued: drained batches that may wait for the committer before the network thread
+    ///     waits too (≥ 1).
+    ///   - maxWait: the longest the network thread waits for queue space at once (seconds;
+    ///     keep it well below the keep-alive).
     init(aggregator: Aggregator, journal: Journal, offset: Int64, sites: [String], commitMaxEvents: Int,
-         maxQueued: Int = 2, logger: Logger) {
+         maxQueued: Int = 2, maxWait: TimeInterval = 5, logger: Logger) {
         self.aggregator = aggregator
         self.journal = journal
         self.offset = offset
         self.sites = sites
         self.commitMaxEvents = max(1, commitMaxEvents)
         self.maxQueued = max(1, maxQueued)
+        self.maxWait = maxWait
         self.logger = logger
     }
 
@@ -92,16 +100,25 @@ final class Intake: @unchecked Sendable {
         let now = Intake.nowMs()
         condition.lock()
         ingestLocked(topic: message.topic, payload: message.payload, endOffset: end, now: now)
-        while queue.count >= maxQueued && !finished {
-            condition.wait()
-        }
         condition.unlock()
     }
 
     /// The intake connection's `messageBatchEnded` (its network thread): the batch's journal
     /// records are written before any of its PUBACKs.
+    ///
+    /// Back-pressure: while `maxQueued` drained batches wait for the committer, the network
+    /// thread waits here (it stops reading; the broker holds the messages in the session) — at
+    /// most `maxWait` at a time, so that the client's loop still sends its keep-alive when the
+    /// committer is stuck (a store or a publisher that hangs), and then again after the next
+    /// burst. Between waits the queue can grow by one burst of messages.
     func batchEnded() {
         if !journal.writeBuffered() { journalFailed() }
+        condition.lock()
+        let deadline = Date().addingTimeInterval(maxWait)
+        while queue.count >= maxQueued && !finished {
+            if !condition.wait(until: deadline) { break }
+        }
+        condition.unlock()
     }
 
     /// Returning would acknowledge messages we could not keep. Die instead: the broker
@@ -144,8 +161,8 @@ final class Intake: @unchecked Sendable {
         return pending.isEmpty ? nil : pending
     }
 
-    /// Called once the network thread has ended (or the committer failed): `receive` no longer
-    /// waits for queue space.
+    /// Called when the committer stops taking batches (the intake is closing, or a commit
+    /// failed): the network thread no longer waits for queue space, so it can end.
     func finish() {
         condition.lock()
         finished = true

@@ -8,7 +8,10 @@ extension SQLiteRollupStore {
         guard batch.journalOffset >= 0 else { throw StoreError.invalidUpdate("journal offset \(batch.journalOffset) < 0") }
         // The batch's updates of one key, merged in batch order into one delta row (revision =
         // how many updates): one upsert per key that adds the deltas to whatever is stored — no
-        // SELECT, and only the rows `returning` asks for are read back (RETURNING).
+        // SELECT, and only the rows `returning` asks for are read back (RETURNING). Counts are
+        // exactly those of applying the updates one by one; an energy sum of several updates of
+        // one key in one batch is `stored + (u1 + u2)`, which can differ from `(stored + u1) + u2`
+        // in the last bit (the daemon's batches carry one update per key).
         var deltas: [RowID: StoredWindow] = [:]
         deltas.reserveCapacity(batch.updates.count)
         for u in batch.updates {

@@ -57,6 +57,11 @@ public final class SQLiteRollupStore: RollupStore {
                 writer = nil
             } else {
                 let pool = try DatabasePool(path: path, configuration: config)
+                // Commits use UPSERT … RETURNING (SQLite 3.35, March 2021; Debian 12 has 3.40).
+                let version = try pool.read { try String.fetchOne($0, sql: "SELECT sqlite_version()") } ?? "0"
+                guard Self.supports(sqliteVersion: version) else {
+                    throw StoreError.cannotOpen(path: path, reason: "SQLite \(version) is too old; taktd needs 3.35 or newer")
+                }
                 if try pool.read({ try migrator.hasBeenSuperseded($0) }) {
                     throw StoreError.schemaMismatch(path: path, reason: "written by a newer Takt; upgrade taktd")
                 }
@@ -71,6 +76,12 @@ public final class SQLiteRollupStore: RollupStore {
         } catch {
             throw .cannotOpen(path: path, reason: "\(error)")
         }
+    }
+
+    /// Whether a `sqlite_version()` string is at least 3.35.0 (UPSERT … RETURNING).
+    static func supports(sqliteVersion: String) -> Bool {
+        let parts = sqliteVersion.split(separator: ".").map { Int($0) ?? 0 }
+        return (parts + [0, 0, 0]).prefix(3).lexicographicallyPrecedes([3, 35, 0]) == false
     }
 
     /// Closes the connections; later calls fail. Optional (the last reference closes too).
