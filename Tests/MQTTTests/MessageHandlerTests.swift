@@ -113,4 +113,36 @@ struct MessageHandlerTests {
         }
         #expect(log().contains("Received PUBACK from handler"), "no PUBACK after the batch ended")
     }
+
+    @Test("a persistent session's backlog of 5,000 QoS 1 messages is read in bursts, not one message per poll")
+    func backlogInBursts() async throws {
+        let broker = try await MosquittoBroker.start()
+        defer { broker.stop() }
+        // Create the session, then leave: the broker queues what is published meanwhile.
+        let first = try Self.handlerClient(broker, seen: Seen())
+        try await first.connect()
+        try await first.subscribe("backlog/#", qos: .atLeastOnce)
+        await first.closeAndWait()
+
+        let count = 5_000
+        let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        defer { publisher.close() }
+        try await publisher.connect()
+        for i in 0..<count {
+            try await publisher.publish(topic: "backlog/\(i)", payload: Array("\(i)".utf8), qos: .atLeastOnce)
+        }
+        try await publisher.flush()
+
+        let seen = Seen()
+        let subscriber = try Self.handlerClient(broker, seen: seen)
+        defer { subscriber.close() }
+        try await subscriber.connect()
+        try await seen.waitFor(count)
+        let state = seen.state.withLock { $0 }
+        #expect(state.messages.map(\.topic) == (0..<count).map { "backlog/\($0)" })
+        // The broker sends up to 100 in flight (max_inflight_messages) before it needs PUBACKs,
+        // so bursts average well above 4 messages. libmosquitto's stale EAGAIN (its wake-up
+        // socketpair is full after a few hundred PUBACKs) once cut every burst to one message.
+        #expect(state.batchesEnded < count / 4, "\(state.batchesEnded) batches for \(count) messages")
+    }
 }
