@@ -51,7 +51,8 @@ let package = Package(
         ),
         .target(
             name: "TaktStore",
-            dependencies: ["TaktCore", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["TaktCore", .product(name: "GRDB", package: "GRDB.swift"),
+                           .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .target(

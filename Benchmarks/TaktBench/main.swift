@@ -121,6 +121,14 @@ func benchIngest(_ args: [String]) {
     print("ingest_drain_events_per_s \(Int(median(withDrainRates)))")
 }
 
+/// CPU time of this process (user + system), seconds: what a commit costs the machine,
+/// without the time it waits for the disk (the bench has one busy thread).
+func threadCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+}
+
 @inline(never)
 func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
 
@@ -140,6 +148,7 @@ func benchCommit(_ args: [String]) {
     let now = nowMs()
     let clock = ContinuousClock()
     var commitTimes: [Double] = []
+    var commitCPUTimes: [Double] = []
     var drainTimes: [Double] = []
     var snapshotBytes = 0
     var updates = 0
@@ -149,10 +158,13 @@ func benchCommit(_ args: [String]) {
         let t0 = clock.now
         let batch = agg.drainCommit(journalOffset: offset)
         let t1 = clock.now
+        let cpu1 = threadCPUSeconds()
         do { blackHole(try store.commit(batch, returning: .outputStations)) } catch { fail("commit: \(error)") }
+        let cpu2 = threadCPUSeconds()
         let t2 = clock.now
         drainTimes.append(seconds(t1 - t0))
         commitTimes.append(seconds(t2 - t1))
+        commitCPUTimes.append(cpu2 - cpu1)
         updates += batch.updates.count
         for s in batch.stations { snapshotBytes += s.dedup.count + (s.timeline?.count ?? 0) }
     }
@@ -174,6 +186,7 @@ func benchCommit(_ args: [String]) {
     print("commits \(commitTimes.count)")
     print("commit_ms_median \(String(format: "%.2f", median(fullCommits) * 1000))")
     print("commit_ms_mean \(String(format: "%.2f", fullCommits.reduce(0, +) / Double(max(1, full)) * 1000))")
+    print("commit_cpu_ms_median \(String(format: "%.2f", median(Array(commitCPUTimes.prefix(full))) * 1000))")
     print("drain_ms_median \(String(format: "%.2f", median(Array(drainTimes.prefix(full))) * 1000))")
     print("row_updates_per_commit \(updates / max(1, commitTimes.count))")
     print("snapshot_bytes_per_commit \(snapshotBytes / max(1, commitTimes.count))")

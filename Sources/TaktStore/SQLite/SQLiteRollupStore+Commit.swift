@@ -19,17 +19,16 @@ extension SQLiteRollupStore {
         }
         let rows = Array(deltas.values)
         let committed: [StoredWindow] = try write { db in
-            let upsert = try db.cachedStatement(sql: Self.upsertSQL)
-            let upsertReturning = try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(StoredWindow.columns)")
+            let upsert = WindowRowUpsert(statement: try db.cachedStatement(sql: Self.upsertSQL).sqliteStatement, returning: false)
+            let upsertReturning = WindowRowUpsert(
+                statement: try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(WindowRowUpsert.returnedColumns)").sqliteStatement,
+                returning: true)
             var committed: [StoredWindow] = []
             for delta in rows {
                 if returning == .all || delta.isOutputStation {
-                    guard let row = try Row.fetchOne(upsertReturning, arguments: delta.arguments) else {
-                        throw StoreError.database("an upsert returned no row")
-                    }
-                    committed.append(try StoredWindow(row: row))
+                    if let row = try upsertReturning.run(delta) { committed.append(row) }
                 } else {
-                    try upsert.execute(arguments: delta.arguments)
+                    _ = try upsert.run(delta)
                 }
             }
 
