@@ -3,7 +3,10 @@
 payload and sums good, scrap and energy per line and minute (issue 6, subject c of the
 end-to-end benchmark).
 
-    python3 paho_sum.py PORT COUNT QOS
+    python3 paho_sum.py PORT COUNT QOS [CLIENT_ID]
+
+With CLIENT_ID the session is persistent (clean session off): run it once with COUNT 0 to create
+the session, publish while it is away, run it again to drain the backlog.
 
 Prints "ready" once subscribed; exits after COUNT messages, printing messages/s from the first
 message to the last and the wall-clock time of the last one (time.time()).
@@ -16,6 +19,7 @@ from collections import defaultdict
 import paho.mqtt.client as mqtt
 
 port, target, qos = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+fixed_id = sys.argv[4] if len(sys.argv) > 4 else None
 sums = defaultdict(lambda: [0, 0, 0.0])  # (site, line, minute start ms) -> [good, scrap, kWh]
 state = {"n": 0, "first": 0.0, "last": 0.0, "last_wall": 0.0}
 
@@ -26,6 +30,8 @@ def on_connect(client, userdata, flags, reason_code, properties):
 
 def on_subscribe(client, userdata, mid, reason_codes, properties):
     print("ready", flush=True)
+    if target == 0:
+        client.disconnect()
 
 
 def on_message(client, userdata, msg):
@@ -51,7 +57,8 @@ def on_message(client, userdata, msg):
         client.disconnect()
 
 
-client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"paho-sum-{time.time_ns()}", clean_session=True)
+client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=fixed_id or f"paho-sum-{time.time_ns()}",
+                     clean_session=fixed_id is None)
 client.max_inflight_messages_set(1000)
 client.on_connect = on_connect
 client.on_subscribe = on_subscribe

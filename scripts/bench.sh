@@ -7,11 +7,14 @@
 #      and QoS 0, into (a) bare_sub.c, a libmosquitto subscriber that only counts, (b) taktd with
 #      journal and SQLite store, until the last event is committed (site_counters in the store),
 #      (c) Benchmarks/paho_sum.py, paho-mqtt + json + dict sums per line and minute;
+#   1b. backlog drain: the same stream published at QoS 1 while each subscriber's persistent
+#      session is away, then the subscriber starts and drains the broker's queue — the
+#      subscriber is the bottleneck here (a plant backfilling, a daemon catching up);
 #   2. in process (takt-bench): decode + validate + dedup + windows on one core, store commit
 #      per 10,000 events, and peak RSS of taktd for a 1,000-line × 4-station plant;
 #   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
-# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,inproc,rss,plan (default: all but
+# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,rss,plan (default: all but
 # rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
 # working on one of them (the written table then shows only those).
 set -euo pipefail
@@ -21,7 +24,7 @@ RUNS=${RUNS:-3}
 N=${N:-300000}
 SCRATCH=${SCRATCH:-.build-bench}
 OUT=${OUT:-docs/BENCHMARKS.md}
-ONLY=${ONLY:-e2e,inproc,plan}  # add rss for the 4,000-station peak RSS (slow)
+ONLY=${ONLY:-e2e,drain,inproc,plan}  # add rss for the 4,000-station peak RSS (slow)
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench.XXXXXX)
 PIDS=()
@@ -136,6 +139,68 @@ run_sub() {  # SUBJECT(a|b|c) QOS RUN
   awk -v n="$N" -v a="$start_wall" -v b="$done_wall" -v l="$lost" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
 }
 
+# One backlog run: the subscriber's persistent session is created, the N messages are published
+# at QoS 1 while it is away (the broker queues them), then the subscriber starts and drains the
+# queue. Prints "rate lost": N / (time from the subscriber's start to its last message received
+# (a, c) or event committed (b)).
+run_drain() {  # SUBJECT RUN
+  local subject=$1 run=$2 out="$WORK/drain-$1-$2"
+  start_broker
+  local start_wall done_wall lost=0 sub id="drain-$1-$2"
+  case $subject in
+    a|c)
+      if [ "$subject" = a ]; then "$WORK/bare_sub" "$PORT" 0 1 "takt/v1/#" "$id" > "$out.init" 2>&1
+      else python3 Benchmarks/paho_sum.py "$PORT" 0 1 "$id" > "$out.init" 2>&1; fi
+      "$WORK/replay_pub" "$PORT" "$STREAM" 1 1000 > "$out.pub"
+      start_wall=$(now)
+      if [ "$subject" = a ]; then "$WORK/bare_sub" "$PORT" "$N" 1 "takt/v1/#" "$id" > "$out.sub" 2>&1 &
+      else python3 Benchmarks/paho_sum.py "$PORT" "$N" 1 "$id" > "$out.sub" 2>&1 & fi
+      sub=$!
+      PIDS+=($sub)
+      for _ in $(seq 6000); do kill -0 $sub 2>/dev/null || break; sleep 0.05; done  # ≤ 5 min
+      if kill -0 $sub 2>/dev/null; then
+        stop_pid $sub
+        done_wall=$(now); lost=timeout
+      else
+        wait $sub || true
+        done_wall=$(field last_wall "$out.sub")
+      fi
+      ;;
+    b)
+      local data="$WORK/taktd-drain-$run"
+      local daemon=("$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "$PLANT" --data-dir "$data" --instance "$id")
+      "${daemon[@]}" > "$out.log" 2>&1 &
+      sub=$!
+      PIDS+=($sub)
+      for _ in $(seq 600); do
+        mosquitto_sub -h 127.0.0.1 -p "$PORT" -t "takt/v1/status/$id" -C 1 -W 1 2>/dev/null | grep -q '"online":true' && break
+        kill -0 $sub 2>/dev/null || { log "taktd did not start"; cat "$out.log" >&2; exit 1; }
+      done
+      stop_pid $sub  # the intake's session stays; the broker queues for it
+      "$WORK/replay_pub" "$PORT" "$STREAM" 1 1000 > "$out.pub"
+      start_wall=$(now)
+      "${daemon[@]}" >> "$out.log" 2>&1 &
+      sub=$!
+      PIDS+=($sub)
+      local c=0
+      for _ in $(seq 15000); do  # ≤ 5 min
+        c=$(counted "$data/takt.sqlite")
+        [ "$c" -ge "$N" ] && break
+        sleep 0.02
+      done
+      done_wall=$(now)
+      local accepted
+      accepted=$(sqlite3 "$data/takt.sqlite" "SELECT COALESCE(SUM(accepted),0) FROM site_counters")
+      lost=$(( N - accepted ))
+      stop_pid $sub
+      rm -rf "$data"
+      ;;
+  esac
+  stop_pid $BROKER_PID
+  rm -rf "$WORK/broker-$PORT"
+  awk -v n="$N" -v a="$start_wall" -v b="$done_wall" -v l="$lost" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
+}
+
 # --- machine -------------------------------------------------------------------------------
 CPU=$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')
 MEM=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
@@ -150,12 +215,14 @@ declare -A R
 
 # --- 1. end to end -------------------------------------------------------------------------
 STREAM="$WORK/stream.tsv"
-if want e2e; then
+if want e2e || want drain; then
   log "generating $N messages (takt-sim --out, Bishan)…"
   "$BIN/takt-sim" --plant "$PLANT" --speed max --duration 10h --seed 6 --out "$WORK/sim.tsv" 2>/dev/null
   head -n "$N" "$WORK/sim.tsv" > "$STREAM"
   rm -f "$WORK/sim.tsv"
   [ "$(wc -l < "$STREAM")" -eq "$N" ] || { log "the simulator wrote fewer than $N messages"; exit 1; }
+fi
+if want e2e; then
   for qos in ${QOS:-1 0}; do
     for run in $(seq "$RUNS"); do
       for s in ${SUBJECTS:-a b c}; do
@@ -174,6 +241,23 @@ if want e2e; then
   done
 fi
 
+# --- 1b. backlog drain ----------------------------------------------------------------------
+if want drain; then
+  for run in $(seq "$RUNS"); do
+    for s in ${SUBJECTS:-a b c}; do
+      read -r rate lost < <(run_drain $s $run)
+      log "backlog run $run ($s): $rate msg/s, lost $lost"
+      echo "$rate" >> "$WORK/drain-rate-$s"
+      echo "$lost" >> "$WORK/drain-lost-$s"
+    done
+  done
+  for s in ${SUBJECTS:-a b c}; do
+    R[drain-$s]=$(median < "$WORK/drain-rate-$s")
+    R[drain-runs-$s]=$(paste -sd, "$WORK/drain-rate-$s" | sed 's/,/, /g')
+    R[drain-lost-$s]=$(sort -u "$WORK/drain-lost-$s" | paste -sd/)
+  done
+fi
+
 # --- 2. in process -------------------------------------------------------------------------
 if want inproc; then
   log "in process: generating 2 days of Bishan…"
@@ -186,10 +270,12 @@ if want inproc; then
   for run in $(seq "$RUNS"); do
     taskset -c 0 "$BIN/takt-bench" commit "$PLANT" "$WORK/inproc.tsv" "$WORK/commit.sqlite" 10000 > "$WORK/commit-$run.out"
     kv commit_ms_median "$WORK/commit-$run.out" >> "$WORK/commit-ms"
+    kv commit_cpu_ms_median "$WORK/commit-$run.out" >> "$WORK/commit-cpu-ms"
     kv drain_ms_median "$WORK/commit-$run.out" >> "$WORK/drain-ms"
   done
   R[commit-ms]=$(median < "$WORK/commit-ms")
   R[commit-runs]=$(paste -sd, "$WORK/commit-ms" | sed 's/,/, /g')
+  R[commit-cpu-ms]=$(median < "$WORK/commit-cpu-ms")
   R[drain-ms]=$(median < "$WORK/drain-ms")
   R[commit-rows]=$(kv row_updates_per_commit "$WORK/commit-1.out")
   R[commit-snap]=$(kv snapshot_bytes_per_commit "$WORK/commit-1.out")
@@ -315,6 +401,22 @@ section="$WORK/section.md"
     echo "b/c ≥ 3 — QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-c-1]}")" 3 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-c-0]}")" 3 higher);"
     echo "nothing lost — $( [ "${R[lost-b-1]}" = 0 ] && [ "${R[lost-b-0]}" = 0 ] && echo "**met** by taktd (every message accepted and committed, both QoS)" || echo "**missed**: taktd lost ${R[lost-b-1]} (QoS 1) / ${R[lost-b-0]} (QoS 0)")."
   fi
+  if want drain; then
+    echo
+    echo "### 1b. Backlog drain: $(fmt "$N") messages queued by the broker, then consumed"
+    echo
+    echo "The same stream, published at QoS 1 while each subscriber's persistent session (fixed client"
+    echo "id, clean session off) was away; then the subscriber starts and the broker sends it the queue"
+    echo "(1000 in flight). Here the subscriber, not the publisher, sets the pace: what a daemon catching"
+    echo "up after an outage, or a plant backfilling, sees. messages/s = N / (time from the subscriber's"
+    echo "start to its last message received (a, c) or event committed (b)); startup included."
+    echo
+    echo "| (a) bare C, msg/s | (b) taktd, msg/s | (c) paho-mqtt, msg/s | b/a | b/c | lost a / b / c |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    echo "| $(fmt "${R[drain-a]}") | **$(fmt "${R[drain-b]}")** | $(fmt "${R[drain-c]}") | **$(ratio "${R[drain-b]}" "${R[drain-a]}")** | **$(ratio "${R[drain-b]}" "${R[drain-c]}")** | ${R[drain-lost-a]} / ${R[drain-lost-b]} / ${R[drain-lost-c]} |"
+    echo
+    echo "Runs (msg/s): a: ${R[drain-runs-a]}; b: ${R[drain-runs-b]}; c: ${R[drain-runs-c]}."
+  fi
   if want inproc || want rss; then
     echo
     echo "### 2. In process (\`takt-bench\`, release, no broker)"
@@ -325,7 +427,7 @@ section="$WORK/section.md"
       echo "| decode + validate + dedup + windows of raw payload bytes, one core (\`taskset -c 0\`), 2 days of Bishan ($(fmt "${R[ingest-events]}") messages) | **$(fmt "${R[ingest]}") events/s** (runs: ${R[ingest-all]}) | ≥ 1,000,000 | $(verdict "${R[ingest]}" 1000000 higher) |"
       echo "| the same including \`drainCommit\` every 10,000 events (building the commit batches) | $(fmt "${R[ingest-drain]}") events/s | | |"
       echo "| for comparison: Python \`json.loads\` + the dict sums of (c), in process, no broker (300,000 of the same messages) | $(fmt "${R[py-inproc]}") events/s — takt's pipeline is **$(ratio "${R[ingest]}" "${R[py-inproc]}")×** | | |"
-      echo "| \`SQLiteRollupStore.commit\` of the batch the aggregator drains every 10,000 events (median over the 2 days; ${R[commit-rows]} row updates and ${R[commit-snap]} snapshot bytes per commit) | **${R[commit-ms]} ms per 10,000 events** (runs: ${R[commit-runs]}); \`drainCommit\` ${R[drain-ms]} ms | | |"
+      echo "| \`SQLiteRollupStore.commit\` of the batch the aggregator drains every 10,000 events (median over the 2 days; ${R[commit-rows]} row updates and ${R[commit-snap]} snapshot bytes per commit) | **${R[commit-ms]} ms per 10,000 events** (runs: ${R[commit-runs]}), of which ${R[commit-cpu-ms]} ms CPU; \`drainCommit\` ${R[drain-ms]} ms | | |"
     fi
     if want rss; then
       echo "| peak RSS of \`taktd\` (VmHWM), 1,000 lines × 4 stations; $(fmt "${R[rss-n]}") messages at QoS 1: per station a state a day for 62 days, a state an hour for 72 h, a unit a minute (+ a state every 10 min) for 180 min; accepted ${R[rss-accepted]}; $(fmt "${R[rss-rate]}") msg/s | **$(printf "%.0f" "${R[rss-mb]}") MB** (runs: ${R[rss-runs]}) | ≤ 200 MB | $(verdict "${R[rss-mb]}" 200 lower) |"

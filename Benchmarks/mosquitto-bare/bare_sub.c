@@ -5,7 +5,10 @@
  * so a script can measure from the publisher's start too.
  *
  *   cc -O2 -o bare_sub bare_sub.c $(pkg-config --cflags --libs libmosquitto)
- *   bare_sub PORT COUNT QOS [FILTER]        (FILTER defaults to takt/v1/#)
+ *   bare_sub PORT COUNT QOS [FILTER [CLIENT_ID]]   (FILTER defaults to takt/v1/#)
+ *
+ * With CLIENT_ID the session is persistent (clean session off): run it once with COUNT 0 to
+ * create the session, publish while it is away, run it again to drain the backlog.
  */
 #include <mosquitto.h>
 #include <stdatomic.h>
@@ -53,15 +56,16 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 }
 
 int main(int argc, char **argv) {
-    if (argc < 4 || argc > 5) { fprintf(stderr, "usage: bare_sub PORT COUNT QOS [FILTER]\n"); return 2; }
+    if (argc < 4 || argc > 6) { fprintf(stderr, "usage: bare_sub PORT COUNT QOS [FILTER [CLIENT_ID]]\n"); return 2; }
     int port = atoi(argv[1]);
     target = atol(argv[2]);
     qos = atoi(argv[3]);
-    if (argc == 5) filter = argv[4];
+    if (argc >= 5) filter = argv[4];
+    const char *fixed_id = argc == 6 ? argv[5] : NULL;
     mosquitto_lib_init();
     char id[64];
     snprintf(id, sizeof id, "bare-sub-%d", (int)getpid());
-    struct mosquitto *m = mosquitto_new(id, true, NULL);
+    struct mosquitto *m = mosquitto_new(fixed_id ? fixed_id : id, fixed_id == NULL, NULL);
     mosquitto_connect_callback_set(m, on_connect);
     mosquitto_subscribe_callback_set(m, on_subscribe);
     mosquitto_message_callback_set(m, on_message);
