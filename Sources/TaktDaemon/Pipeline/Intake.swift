@@ -74,7 +74,7 @@ final class Intake: @unchecked Sendable {
     ///   - maxWait: the longest the network thread waits for queue space at once (seconds;
     ///     keep it well below the keep-alive).
     init(aggregator: Aggregator, journal: Journal, offset: Int64, sites: [String], commitMaxEvents: Int,
-         maxQueued: Int = 2, maxWait: TimeInterval = 5, logger: Logger) {
+         maxQueued: Int = 1, maxWait: TimeInterval = 5, logger: Logger) {
         self.aggregator = aggregator
         self.journal = journal
         self.offset = offset
