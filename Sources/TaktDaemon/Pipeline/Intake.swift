@@ -100,6 +100,8 @@ final class Intake: @unchecked Sendable {
         let now = Intake.nowMs()
         condition.lock()
         ingestLocked(topic: message.topic, payload: message.payload, endOffset: end, now: now)
+        // Outside a burst (the client's `mosquitto_loop` phases) no `batchEnded` follows.
+        if !message.acknowledgedAfterBatch { waitForQueueSpaceLocked() }
         condition.unlock()
     }
 
@@ -114,11 +116,17 @@ final class Intake: @unchecked Sendable {
     func batchEnded() {
         if !journal.writeBuffered() { journalFailed() }
         condition.lock()
+        waitForQueueSpaceLocked()
+        condition.unlock()
+    }
+
+    /// Waits (releasing the lock) while `maxQueued` batches wait for the committer, at most
+    /// `maxWait`.
+    private func waitForQueueSpaceLocked() {
         let deadline = Date().addingTimeInterval(maxWait)
         while queue.count >= maxQueued && !finished {
             if !condition.wait(until: deadline) { break }
         }
-        condition.unlock()
     }
 
     /// Returning would acknowledge messages we could not keep. Die instead: the broker
