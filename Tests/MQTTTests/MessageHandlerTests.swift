@@ -145,4 +145,51 @@ struct MessageHandlerTests {
         // socketpair is full after a few hundred PUBACKs) once cut every burst to one message.
         #expect(state.batchesEnded < count / 4, "\(state.batchesEnded) batches for \(count) messages")
     }
+
+    @Test("over TLS, a handler client (its own poll loop) gets a 3,000-message QoS 1 backlog and live messages, in order")
+    func overTLS() async throws {
+        let directory = try TestProcess.temporaryDirectory("takt-tls-handler")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let certificates = try TestCertificates.make(in: directory)
+        let broker = try await MosquittoBroker.start(.init(tls: (certificates.caFile, certificates.certFile, certificates.keyFile)))
+        defer { broker.stop() }
+        let url = try MQTTBrokerURL(broker.url)
+        let tls = MQTTClient.TLSOptions(caFile: certificates.caFile)
+        func handlerClient(_ seen: Seen) -> MQTTClient {
+            MQTTClient(configuration: .init(
+                broker: url, clientID: "tls-handler", cleanSession: false, tls: tls,
+                messageHandler: { m in
+                    let copy = (String(decoding: m.topic, as: UTF8.self), Array(m.payload), m.qos, m.acknowledgedAfterBatch)
+                    seen.state.withLock { $0.messages.append(copy) }
+                },
+                messageBatchEnded: { seen.state.withLock { $0.batchesEnded += 1 } }))
+        }
+        let first = handlerClient(Seen())
+        try await first.connect()
+        try await first.subscribe("tls/#", qos: .atLeastOnce)
+        await first.closeAndWait()
+
+        let publisher = MQTTClient(configuration: .init(broker: url, tls: tls))
+        defer { publisher.close() }
+        try await publisher.connect()
+        let backlog = 3_000
+        for i in 0..<backlog {
+            try await publisher.publish(topic: "tls/\(i)", payload: Array("\(i)".utf8), qos: .atLeastOnce)
+        }
+        try await publisher.flush()
+
+        let seen = Seen()
+        let subscriber = handlerClient(seen)
+        defer { subscriber.close() }
+        try await subscriber.connect()
+        try await seen.waitFor(backlog)
+        for i in backlog..<(backlog + 100) {  // live, after the backlog
+            try await publisher.publish(topic: "tls/\(i)", payload: Array("\(i)".utf8), qos: .atLeastOnce)
+        }
+        try await seen.waitFor(backlog + 100)
+        let state = seen.state.withLock { $0 }
+        #expect(state.messages.map(\.topic) == (0..<(backlog + 100)).map { "tls/\($0)" })
+        #expect(state.messages.map(\.payload) == (0..<(backlog + 100)).map { Array("\($0)".utf8) })
+        #expect(state.batchesEnded < backlog / 4, "\(state.batchesEnded) batches")
+    }
 }
