@@ -1,0 +1,126 @@
+import Foundation
+import Logging
+import MQTT
+import TaktCore
+@testable import TaktDaemon
+import Testing
+import TestSupport
+
+/// `Intake`: the network thread's hot path (journal + aggregate in place) and its hand-over of
+/// drained batches to the committer.
+@Suite("Intake (journal, aggregate, drain)")
+struct IntakeTests {
+    /// One line `l` with output station `eol`, site `s`.
+    static let plant = Plant(site: "s", timeZone: TimeZone(identifier: "UTC")!, plannedHoursPerYear: 8000, lines: [
+        Plant.Line(id: "l", product: "p", idealCycleS: 6, unitKWh: 0.5, outputStation: "eol",
+                   stations: [Plant.Station(id: "eol", cycleS: 6)]),
+    ])
+    static let t0: Int64 = 1_780_272_000_000
+
+    struct Fixture {
+        let directory: URL
+        let journal: Journal
+        let intake: Intake
+
+        init(commitMaxEvents: Int, maxWait: TimeInterval = 5) throws {
+            directory = try TestProcess.temporaryDirectory("takt-intake")
+            journal = try Journal(directory: directory, fsync: .never)
+            intake = Intake(aggregator: try Aggregator(plants: [IntakeTests.plant]), journal: journal, offset: 0,
+                            sites: ["s"], commitMaxEvents: commitMaxEvents, maxWait: maxWait,
+                            logger: Logger(label: "test"))
+        }
+
+        /// Hands one message to `Intake.receive` the way the MQTT client does (borrowed bytes).
+        func receive(_ topic: String, _ payload: String, inBurst: Bool = true, qos: MQTTQoS = .atLeastOnce) {
+            var topic = topic
+            var payload = payload
+            topic.withUTF8 { t in
+                payload.withUTF8 { p in
+                    intake.receive(MQTTReceivedMessage(topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p),
+                                                       qos: qos, retain: false, acknowledgedAfterBatch: inBurst))
+                }
+            }
+        }
+
+        func unit(_ seq: Int) { receive("takt/v1/s/l/eol/unit", "{\"ts\": \(IntakeTests.t0 + Int64(seq) * 6000), \"seq\": \(seq)}") }
+
+        func remove() { try? FileManager.default.removeItem(at: directory) }
+    }
+
+    @Test("batches drain every commit_max_events, in order, each at the journal offset of its last message, its records written")
+    func drainsInOrder() throws {
+        let f = try Fixture(commitMaxEvents: 3)
+        defer { f.remove() }
+        for seq in 0..<3 { f.unit(seq) }
+        // Drained on the network thread once 3 events are pending; the records are in the file.
+        let first = try #require(f.intake.take(.queued))
+        #expect(first.events == 3)
+        let records = try f.journal.records(from: 0)
+        #expect(records.count == 3)
+        #expect(first.batch.journalOffset == records[2].endOffset)
+        #expect(f.intake.take(.queued) == nil)
+
+        for seq in 3..<5 { f.unit(seq) }
+        #expect(f.intake.take(.queued) == nil, "2 < commit_max_events: nothing drained yet")
+        #expect(f.intake.take(.due(.seconds(3600))) == nil, "the interval has not passed")
+        let rest = try #require(f.intake.take(.everything))
+        #expect(rest.events == 2)
+        let all = try f.journal.records(from: 0)
+        #expect(all.count == 5, "a drain writes the buffered records first")
+        #expect(rest.batch.journalOffset == all[4].endOffset)
+        #expect(f.intake.take(.everything) == nil)
+        let stats = f.intake.statistics()
+        #expect(stats.sites.first?.accepted == 5)
+        #expect(stats.journalOffset == all[4].endOffset && stats.pendingEvents == 0)
+    }
+
+    @Test("dead letters travel with the batch that counts them; the daemon's own topics and $SYS are not journaled")
+    func deadLettersAndFilter() throws {
+        let f = try Fixture(commitMaxEvents: 100)
+        defer { f.remove() }
+        f.unit(0)
+        f.receive("takt/v1/s/l/eol/unit", "{not json")
+        f.receive("takt/v1/metrics/s/l/1m", "{}")
+        f.receive("$SYS/broker/publish/messages/dropped", "0", qos: .atMostOnce)
+        let batch = try #require(f.intake.take(.everything))
+        #expect(batch.events == 2)
+        #expect(batch.deadLetters.map(\.topic) == ["takt/v1/s/l/eol/unit"])
+        #expect(try f.journal.records(from: 0).count == 2)
+        #expect(f.intake.statistics().sites.first?.deadLetters == 1)
+    }
+
+    @Test("a message outside a burst is journaled before receive returns; one inside waits for batchEnded")
+    func journalTiming() throws {
+        let f = try Fixture(commitMaxEvents: 100)
+        defer { f.remove() }
+        f.receive("takt/v1/s/l/eol/unit", "{\"ts\": \(IntakeTests.t0), \"seq\": 0}", inBurst: false)
+        #expect(try f.journal.records(from: 0).count == 1)
+        f.unit(1)
+        #expect(try f.journal.records(from: 0).count == 1, "buffered until the burst ends")
+        f.intake.batchEnded()
+        #expect(try f.journal.records(from: 0).count == 2)
+    }
+
+    @Test("with a batch waiting for the committer, batchEnded waits for it — but only up to maxWait, and not after finish()")
+    func backPressure() async throws {
+        let f = try Fixture(commitMaxEvents: 1, maxWait: 1)
+        defer { f.remove() }
+        f.unit(0)  // queued: the queue (1) is full
+        let started = Date()
+        f.intake.batchEnded()  // nobody takes: returns after maxWait
+        #expect(Date().timeIntervalSince(started) >= 0.9)
+        // Taken meanwhile: batchEnded returns once there is room.
+        let taker = Task.detached {
+            try await Task.sleep(for: .milliseconds(50))
+            return f.intake.take(.queued)
+        }
+        f.intake.batchEnded()
+        #expect(try await taker.value != nil)
+        f.unit(1)
+        f.intake.finish()
+        let afterFinish = Date()
+        f.intake.batchEnded()  // finished: never waits
+        #expect(Date().timeIntervalSince(afterFinish) < 0.9)
+        #expect(f.intake.take(.queued)?.events == 1)
+    }
+}
