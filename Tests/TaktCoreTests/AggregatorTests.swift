@@ -363,6 +363,48 @@ struct AggregatorTests {
         #expect(old.feed(unitMsg("eol", ts: aggT0 + 60_000, seq: 2)) == .duplicate)
     }
 
+    @Test("state timelines persist in a binary form that round-trips; JSON from older versions still restores; damaged bytes are an error")
+    func timelineBinaryForm() throws {
+        let timeline = StateTimeline(entries: [
+            .init(ts: aggT0, boot: 0, seq: 7, state: StateCode(rawValue: 10_000)),
+            .init(ts: aggT0 + 60_000, boot: 3, seq: Int64(1) << 52, state: StateCode(rawValue: 180_000)),
+            .init(ts: aggT0 + 60_000, boot: -1, seq: 0, state: StateCode(rawValue: UInt32.max)),
+        ])
+        let bytes = timeline.serialized()
+        #expect(bytes.count == 6 + 3 * 28 && bytes.first == 0x54)
+        #expect(StateTimeline(serialized: bytes) == timeline)
+        #expect(StateTimeline(serialized: StateTimeline().serialized()) == StateTimeline())
+        let damagedForms: [[UInt8]] = [[], [0x54], [0x54, 2, 0, 0, 0, 0], Array(bytes.dropLast()), bytes + [0],
+                                       [UInt8(ascii: "{")] + bytes.dropFirst()]
+        for damaged in damagedForms {
+            #expect(StateTimeline(serialized: damaged) == nil, "\(damaged.prefix(8))")
+        }
+
+        // A store written by an older version holds JSON timelines; a new one binary; both restore.
+        var a = makeAggregator()
+        a.feed(stateMsg("eol", ts: aggT0, seq: 1, code: 10_000))
+        a.feed(unitMsg("eol", ts: aggT0 + 30_000, seq: 2))
+        let b = a.drainCommit(journalOffset: 0)
+        let binary = try #require(b.stations.first?.timeline)
+        #expect(binary.first == 0x54)
+        let restoredTimeline = try #require(StateTimeline(serialized: binary))
+        let json = Array(try JSONEncoder().encode(restoredTimeline))
+        for form in [binary, json] {
+            var r = makeAggregator()
+            try r.restore(stations: [StationSnapshot(station: b.stations[0].station, dedup: b.stations[0].dedup, timeline: form)],
+                          sites: b.sites)
+            // The restored state (producing since aggT0) gives minute 1 its 60 s of running.
+            r.feed(unitMsg("eol", ts: aggT0 + 120_000, seq: 3))
+            let rows = mergeBatches([r.drainCommit(journalOffset: 1)])
+            #expect(rows[wkey("eol", .minute, aggT0 + 60_000, aggT0 + 120_000)]?.runMs == 60_000)
+        }
+        var bad = makeAggregator()
+        #expect(throws: AggregatorError.self) {
+            try bad.restore(stations: [StationSnapshot(station: b.stations[0].station, dedup: b.stations[0].dedup,
+                                                       timeline: Array(binary.dropLast()))], sites: [])
+        }
+    }
+
     @Test("a snapshot carries the timeline only when it changed since the station's previous one")
     func timelineOnlyWhenChanged() throws {
         var a = makeAggregator()

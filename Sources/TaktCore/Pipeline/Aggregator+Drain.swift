@@ -163,16 +163,9 @@ extension Aggregator {
 
     /// The persisted form of station `st`; the timeline only when asked for (it changed).
     func snapshot(_ st: Int, timeline withTimeline: Bool) -> StationSnapshot {
-        let enc = JSONEncoder()
-        enc.outputFormatting = .sortedKeys
-        do {
-            return StationSnapshot(station: stationInfo[st].key,
-                                   dedup: stations[st].dedup.serialized(),
-                                   timeline: withTimeline ? Array(try enc.encode(stations[st].timeline)) : nil)
-        } catch {
-            // Only integers and arrays of them: encoding cannot fail.
-            preconditionFailure("encoding the state of \(stationInfo[st].key) failed: \(error)")
-        }
+        StationSnapshot(station: stationInfo[st].key,
+                        dedup: stations[st].dedup.serialized(),
+                        timeline: withTimeline ? stations[st].timeline.serialized() : nil)
     }
 
     // MARK: - Restore
@@ -204,7 +197,14 @@ extension Aggregator {
                     throw AggregatorError("stored dedup state of \(s.station) does not decode")
                 }
                 if let timeline = s.timeline {
-                    stations[st].timeline = try dec.decode(StateTimeline.self, from: Data(timeline))
+                    if timeline.first == UInt8(ascii: "{") {
+                        // Written as JSON by an older version.
+                        stations[st].timeline = try dec.decode(StateTimeline.self, from: Data(timeline))
+                    } else if let restored = StateTimeline(serialized: timeline) {
+                        stations[st].timeline = restored
+                    } else {
+                        throw AggregatorError("stored state timeline of \(s.station) does not decode")
+                    }
                     stations[st].timelineDirty = false
                 }
             } catch {

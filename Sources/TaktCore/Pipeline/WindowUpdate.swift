@@ -86,7 +86,8 @@ public struct StationSnapshot: Sendable, Equatable {
     /// `StationDedup.serialized()` bytes (older versions wrote `JSONEncoder` bytes, which
     /// restore still reads).
     public var dedup: [UInt8]
-    /// `JSONEncoder` bytes of `StateTimeline`, or `nil` when the timeline did not change since
+    /// `StateTimeline.serialized()` bytes (older versions wrote `JSONEncoder` bytes, which
+    /// restore still reads), or `nil` when the timeline did not change since
     /// the station's previous snapshot: the store keeps the bytes it holds (and refuses a `nil`
     /// for a station it holds nothing for).
     ///
