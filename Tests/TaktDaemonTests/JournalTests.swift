@@ -1,5 +1,5 @@
 import Foundation
-import TaktDaemon
+@testable import TaktDaemon
 import Testing
 import TestSupport
 
@@ -78,6 +78,25 @@ struct JournalTests {
         #expect(try journal.records(from: 0).map(\.endOffset) == ends)
         let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".log") }
         #expect(files.count > 1)
+    }
+
+    @Test("release never deletes the open segment nor one that starts at or after it (a roll racing the directory listing)")
+    func releaseKeepsNewSegments() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-release")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let journal = try Journal(directory: directory, fsync: .never, segmentBytes: 100)
+        var end: Int64 = 0
+        for i in 0..<20 { end = try #require(journal.append(topic: "t/\(i)", payload: [UInt8](repeating: 1, count: 30))) }
+        let before = try Journal.segments(in: directory)
+        #expect(before.count > 2)
+        // As if the network thread rolled to a new segment after `release` read the open one.
+        let rolled = end + 1_000
+        FileManager.default.createFile(atPath: Journal.path(directory, rolled), contents: Data())
+        journal.release(before: Int64.max)
+        let after = try Journal.segments(in: directory)
+        #expect(after.contains(rolled), "a segment that starts after the open one was deleted")
+        #expect(after.contains(before.last!), "the open segment was deleted")
+        #expect(after.count == 2, "every closed segment before the open one is released: \(after)")
     }
 
     @Test("a torn record at the end (a crash inside write) is cut off when the journal opens")

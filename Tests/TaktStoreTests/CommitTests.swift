@@ -253,7 +253,7 @@ struct CommitTests {
             #expect(rows.first?.revision == Int64(1 + round))
             #expect(rows.first?.good == Int64(4 + round))
             #expect(rows.first?.cycleMsP50 == 1000)
-            #expect(try store.appliedMigrations() == ["v1"])
+            #expect(try store.appliedMigrations() == ["v1", "v2-binary-timeline"])
             try store.close()
         }
         // A read-only open sees the same data.

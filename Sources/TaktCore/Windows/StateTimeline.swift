@@ -165,12 +165,13 @@ extension StateTimeline {
             for k in 0..<(T.bitWidth / 8) { v |= T(truncatingIfNeeded: b[at + k]) << (8 * k) }
             return v
         }
-        let count = Int(load(2, as: UInt32.self))
-        guard b.count == 6 + count * 28 else { return nil }
+        let count = load(2, as: UInt32.self)
+        let body = b.count - 6
+        guard body % 28 == 0, UInt64(count) == UInt64(body / 28) else { return nil }
         var entries: [Entry] = []
-        entries.reserveCapacity(count)
+        entries.reserveCapacity(body / 28)
         var at = 6
-        for _ in 0..<count {
+        for _ in 0..<(body / 28) {
             entries.append(Entry(ts: load(at, as: Int64.self), boot: load(at + 8, as: Int64.self),
                                  seq: load(at + 16, as: Int64.self),
                                  state: StateCode(rawValue: load(at + 24, as: UInt32.self))))

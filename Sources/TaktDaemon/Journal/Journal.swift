@@ -207,12 +207,16 @@ public final class Journal: Sendable {
     }
 
     /// Deletes segments that end at or before `offset` (everything in them is committed).
+    ///
+    /// Only segments that start before the open one are candidates, and a segment's end is the
+    /// next listed segment's start: the network thread may roll to a new segment while the
+    /// directory is listed, and that new file (start ≥ `open`) must never be taken for a closed
+    /// one (deleting it would lose acknowledged, uncommitted messages at a `kill -9`).
     public func release(before offset: Int64) {
         let open = state.withLock { $0.segmentStart }
         guard let segments = try? Journal.segments(in: directory) else { return }
-        for (index, start) in segments.enumerated() where start != open {
-            let next = index + 1 < segments.count ? segments[index + 1] : open
-            if next <= offset {
+        for (index, start) in segments.enumerated() where start < open && index + 1 < segments.count {
+            if segments[index + 1] <= offset {
                 try? FileManager.default.removeItem(atPath: Journal.path(directory, start))
             }
         }

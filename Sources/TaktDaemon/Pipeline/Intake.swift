@@ -123,9 +123,13 @@ final class Intake: @unchecked Sendable {
     /// Waits (releasing the lock) while `maxQueued` batches wait for the committer, at most
     /// `maxWait`.
     private func waitForQueueSpaceLocked() {
-        let deadline = Date().addingTimeInterval(maxWait)
+        // The deadline on the monotonic clock: a wall clock stepped back must not stretch it.
+        let deadline = ContinuousClock.now + .milliseconds(Int64(maxWait * 1000))
         while queue.count >= maxQueued && !finished {
-            if !condition.wait(until: deadline) { break }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { break }
+            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
+            _ = condition.wait(until: Date().addingTimeInterval(seconds))
         }
     }
 

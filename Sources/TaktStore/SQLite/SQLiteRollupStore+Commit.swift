@@ -19,10 +19,9 @@ extension SQLiteRollupStore {
         }
         let rows = Array(deltas.values)
         let committed: [StoredWindow] = try write { db in
-            let upsert = WindowRowUpsert(statement: try db.cachedStatement(sql: Self.upsertSQL).sqliteStatement, returning: false)
+            let upsert = WindowRowUpsert(try db.cachedStatement(sql: Self.upsertSQL), returning: false)
             let upsertReturning = WindowRowUpsert(
-                statement: try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(WindowRowUpsert.returnedColumns)").sqliteStatement,
-                returning: true)
+                try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(WindowRowUpsert.returnedColumns)"), returning: true)
             var committed: [StoredWindow] = []
             for delta in rows {
                 if returning == .all || delta.isOutputStation {

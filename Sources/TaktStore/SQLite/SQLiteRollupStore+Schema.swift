@@ -62,6 +62,10 @@ extension SQLiteRollupStore {
                 """)
             try db.execute(sql: "INSERT INTO journal_state (id, offset_bytes) VALUES (1, 0)")
         }
+        // No table changes: station snapshots now hold timelines in StateTimeline's binary form,
+        // which takt before v2 cannot restore. Registering the version makes an older binary
+        // refuse this store with "written by a newer Takt" instead of failing to decode it.
+        m.registerMigration("v2-binary-timeline") { _ in }
         return m
     }()
 }

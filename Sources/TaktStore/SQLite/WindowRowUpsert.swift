@@ -7,12 +7,21 @@ import TaktCore
 /// and row values. It is the commit's inner loop (≈ 1,300 rows per 10,000 Bishan events), where
 /// GRDB's boxing of every argument cost as much as SQLite itself.
 ///
-/// The statement is a GRDB cached statement of the writer (GRDB prepares and finalizes it);
-/// use it only inside that writer's transaction.
+/// The statement is a GRDB cached statement of the writer (GRDB prepares and finalizes it; this
+/// struct holds the `Statement` so it stays alive); use it only inside that writer's
+/// transaction. GRDB never runs it, so GRDB's transaction observers do not see these writes
+/// (the store has none).
 struct WindowRowUpsert {
     /// `upsertSQL` (see `SQLiteRollupStore.commit`), with or without the `RETURNING` clause.
-    let statement: SQLiteStatement
+    let grdbStatement: Statement
     let returning: Bool
+
+    init(_ statement: Statement, returning: Bool) {
+        self.grdbStatement = statement
+        self.returning = returning
+    }
+
+    private var statement: SQLiteStatement { grdbStatement.sqliteStatement }
 
     /// Columns the `RETURNING` clause names, in order: what the upsert changes by adding.
     static let returnedColumns = "revision, good, scrap, energy_kwh, unit_messages, cycle_hist"
@@ -21,27 +30,29 @@ struct WindowRowUpsert {
     /// the change; otherwise nil.
     func run(_ delta: StoredWindow) throws -> StoredWindow? {
         sqlite3_reset(statement)
+        sqlite3_clear_bindings(statement)
         let k = delta.key
-        bindText(1, k.site)
-        bindText(2, k.line)
-        bindText(3, k.station)
-        bindText(4, k.tier.rawValue)
-        sqlite3_bind_int64(statement, 5, k.start)
-        sqlite3_bind_int64(statement, 6, k.end)
-        sqlite3_bind_int64(statement, 7, delta.revision)
-        sqlite3_bind_int64(statement, 8, delta.good)
-        sqlite3_bind_int64(statement, 9, delta.scrap)
-        sqlite3_bind_double(statement, 10, delta.energyKwh)
-        sqlite3_bind_int64(statement, 11, delta.unitMessages)
+        // A bind that fails (out of memory) must not leave the previous row's value bound.
+        var bound = [
+            bindText(1, k.site), bindText(2, k.line), bindText(3, k.station), bindText(4, k.tier.rawValue),
+            sqlite3_bind_int64(statement, 5, k.start),
+            sqlite3_bind_int64(statement, 6, k.end),
+            sqlite3_bind_int64(statement, 7, delta.revision),
+            sqlite3_bind_int64(statement, 8, delta.good),
+            sqlite3_bind_int64(statement, 9, delta.scrap),
+            sqlite3_bind_double(statement, 10, delta.energyKwh),
+            sqlite3_bind_int64(statement, 11, delta.unitMessages),
+            sqlite3_bind_int64(statement, 13, delta.runMs),
+            sqlite3_bind_int64(statement, 14, delta.plannedMs),
+            sqlite3_bind_double(statement, 15, delta.idealCycleS),
+            sqlite3_bind_int(statement, 16, delta.isOutputStation ? 1 : 0),
+        ]
         if let blob = HistogramBlob.encode(delta.cycle) {
-            blob.withUnsafeBytes { _ = sqlite3_bind_blob(statement, 12, $0.baseAddress, Int32($0.count), transient) }
+            bound.append(blob.withUnsafeBytes { sqlite3_bind_blob(statement, 12, $0.baseAddress, Int32($0.count), transient) })
         } else {
-            sqlite3_bind_null(statement, 12)
+            bound.append(sqlite3_bind_null(statement, 12))
         }
-        sqlite3_bind_int64(statement, 13, delta.runMs)
-        sqlite3_bind_int64(statement, 14, delta.plannedMs)
-        sqlite3_bind_double(statement, 15, delta.idealCycleS)
-        sqlite3_bind_int(statement, 16, delta.isOutputStation ? 1 : 0)
+        if let failed = bound.first(where: { $0 != SQLITE_OK }) { throw error(failed) }
 
         let rc = sqlite3_step(statement)
         defer { sqlite3_reset(statement) }
@@ -67,9 +78,9 @@ struct WindowRowUpsert {
         return row
     }
 
-    private func bindText(_ index: Int32, _ text: String) {
+    private func bindText(_ index: Int32, _ text: String) -> Int32 {
         var text = text
-        text.withUTF8 { _ = sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count), transient) }
+        return text.withUTF8 { sqlite3_bind_text(statement, index, $0.baseAddress, Int32($0.count), transient) }
     }
 
     private func error(_ rc: Int32) -> StoreError {
