@@ -116,9 +116,18 @@ wait_subscriber() {  # PID OUTPUT_FILE
     DONE_WALL=$(field last_wall "$2")
   fi
 }
-# N minus the messages taktd accepted into the store in DATA_DIR.
-taktd_lost() {  # DATA_DIR
-  echo $(( N - $(sqlite3 "$1/takt.sqlite" "SELECT COALESCE(SUM(accepted),0) FROM site_counters") ))
+# Sets LOST (N minus the messages taktd accepted into the store in DATA_DIR), stops taktd and
+# removes its data.
+stop_taktd() {  # DATA_DIR
+  LOST=$(( N - $(sqlite3 "$1/takt.sqlite" "SELECT COALESCE(SUM(accepted),0) FROM site_counters") ))
+  stop_pid $TAKTD_PID
+  rm -rf "$1"
+}
+# Stops the run's broker and prints "rate lost": N / (DONE_WALL − START_WALL), LOST.
+end_run() {  # START_WALL
+  stop_pid $BROKER_PID
+  rm -rf "$WORK/broker-$PORT"
+  awk -v n="$N" -v a="$1" -v b="$DONE_WALL" -v l="$LOST" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
 }
 
 # One end-to-end run. Prints "rate lost" (messages/s from the publisher's start to the last
@@ -145,14 +154,10 @@ run_sub() {  # SUBJECT(a|b|c) QOS RUN
       start_wall=$(field start_wall "$out.pub")
       wait_committed "$data"
       grep VmHWM /proc/$TAKTD_PID/status | awk '{print $2}' > "$out.rss" || true
-      LOST=$(taktd_lost "$data")
-      stop_pid $TAKTD_PID
-      rm -rf "$data"
+      stop_taktd "$data"
       ;;
   esac
-  stop_pid $BROKER_PID
-  rm -rf "$WORK/broker-$PORT"
-  awk -v n="$N" -v a="$start_wall" -v b="$DONE_WALL" -v l="$LOST" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
+  end_run "$start_wall"
 }
 
 # One backlog run: the subscriber's persistent session is created, the N messages are published
@@ -185,14 +190,10 @@ run_drain() {  # SUBJECT RUN
       TAKTD_PID=$!
       PIDS+=($TAKTD_PID)
       wait_committed "$data"
-      LOST=$(taktd_lost "$data")
-      stop_pid $TAKTD_PID
-      rm -rf "$data"
+      stop_taktd "$data"
       ;;
   esac
-  stop_pid $BROKER_PID
-  rm -rf "$WORK/broker-$PORT"
-  awk -v n="$N" -v a="$start_wall" -v b="$DONE_WALL" -v l="$LOST" 'BEGIN {printf "%.0f %s\n", n / (b - a), l}'
+  end_run "$start_wall"
 }
 
 # --- machine -------------------------------------------------------------------------------
