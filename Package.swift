@@ -112,8 +112,9 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", .product(name: "GRDB", package: "GRDB.swift")], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
         .testTarget(
             name: "TaktSimulationTests",
             dependencies: ["TaktSimulation", "TaktCore", "MQTT", "TestSupport"],

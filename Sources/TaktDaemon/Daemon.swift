@@ -103,7 +103,7 @@ public final class Daemon: Service {
             clientID: "\(configuration.intakeClientID)-out", cleanSession: true,
             will: MQTTWill(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true),
             messageHandler: nil, messageBatchEnded: nil))
-        let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher, plants: plants,
+        let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs, logger: logger)
         try await publisher.connect()
         logger.info("connected to \(configuration.broker) as \(instance)")

@@ -31,8 +31,14 @@ struct MessageHandlerTests {
     struct TimeoutError: Error { var count: Int; var wanted: Int }
 
     static func handlerClient(_ broker: MosquittoBroker, seen: Seen, batchEnded: @escaping @Sendable () -> Void = {}) throws -> MQTTClient {
+        handlerClient(try MQTTBrokerURL(broker.url), clientID: "handler", seen: seen, batchEnded: batchEnded)
+    }
+
+    /// A persistent-session client whose handler records every message into `seen`.
+    static func handlerClient(_ url: MQTTBrokerURL, clientID: String, tls: MQTTClient.TLSOptions? = nil, seen: Seen,
+                              batchEnded: @escaping @Sendable () -> Void = {}) -> MQTTClient {
         MQTTClient(configuration: .init(
-            broker: try MQTTBrokerURL(broker.url), clientID: "handler", cleanSession: false,
+            broker: url, clientID: clientID, cleanSession: false, tls: tls,
             messageHandler: { m in
                 let copy = (String(decoding: m.topic, as: UTF8.self), Array(m.payload), m.qos, m.acknowledgedAfterBatch)
                 seen.state.withLock { $0.messages.append(copy) }
@@ -156,13 +162,7 @@ struct MessageHandlerTests {
         let url = try MQTTBrokerURL(broker.url)
         let tls = MQTTClient.TLSOptions(caFile: certificates.caFile)
         func handlerClient(_ seen: Seen) -> MQTTClient {
-            MQTTClient(configuration: .init(
-                broker: url, clientID: "tls-handler", cleanSession: false, tls: tls,
-                messageHandler: { m in
-                    let copy = (String(decoding: m.topic, as: UTF8.self), Array(m.payload), m.qos, m.acknowledgedAfterBatch)
-                    seen.state.withLock { $0.messages.append(copy) }
-                },
-                messageBatchEnded: { seen.state.withLock { $0.batchesEnded += 1 } }))
+            Self.handlerClient(url, clientID: "tls-handler", tls: tls, seen: seen)
         }
         let first = handlerClient(Seen())
         try await first.connect()

@@ -1,5 +1,6 @@
 import Foundation
 @testable import TaktCore
+import TestSupport
 
 /// 2026-06-01T00:00:00Z (Berlin: 02:00 CEST, so the local day is [05-31T22:00Z, 06-01T22:00Z)).
 let aggT0: Int64 = 1_780_272_000_000
@@ -104,27 +105,13 @@ func wkey(_ station: String, line: String = "L1", _ tier: WindowTier, _ start: I
     WindowKey(site: "s1", line: line, station: station, tier: tier, start: start, end: end)
 }
 
-/// SplitMix64: a small seeded generator, so failures reproduce.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func chance(_ p: Double) -> Bool { Double.random(in: 0..<1, using: &self) < p }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &self) }
-}
 
 /// A seeded stream of a few hours of four stations: units (measured energy in quarter kWh
 /// or absent, so sums are exact in any order) and known states, with boots restarting.
 /// Returns the messages in device order (by ts).
 func randomStream(seed: UInt64, messages: Int, stepMs: ClosedRange<Int> = 1_000...20_000,
                   unknownStates: Bool = false) -> [AggMsg] {
-    var rng = SplitMix(seed: seed)
+    var rng = SplitMix64(seed: seed)
     let stations: [(line: String, id: String)] = [("L1", "stack"), ("L1", "eol"), ("L2", "prep"), ("L2", "out")]
     var seq = [Int64](repeating: 0, count: stations.count)
     var boot = [Int64](repeating: 0, count: stations.count)
@@ -157,7 +144,7 @@ func randomStream(seed: UInt64, messages: Int, stepMs: ClosedRange<Int> = 1_000.
 /// `maxDelayMs`, and duplicates redelivered a little later.
 func faulty(_ clean: [AggMsg], seed: UInt64, reorder: Double = 0.1, maxDelayMs: Int64 = 60_000,
             dup: Double = 0.05) -> [AggMsg] {
-    var rng = SplitMix(seed: seed)
+    var rng = SplitMix64(seed: seed)
     var keyed: [(key: Int64, n: Int, msg: AggMsg)] = []
     for (n, m) in clean.enumerated() {
         let ts = tsOf(m)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaktCore
+import TestSupport
 
 @Suite("Aggregator")
 struct AggregatorTests {
@@ -214,7 +215,7 @@ struct AggregatorTests {
         }
 
         // Interrupted at random points: commit, "crash", restore from the store, go on.
-        var rng = SplitMix(seed: seed &+ 999)
+        var rng = SplitMix64(seed: seed &+ 999)
         var storeStations: [StationKey: StationSnapshot] = [:]
         var storeSites: [String: SiteCounters] = [:]
         var batches: [CommitBatch] = []

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import TaktCore
+import TestSupport
 
 @Suite("PayloadDecoder fuzz")
 struct PayloadFuzzTests {

@@ -10,19 +10,6 @@ import Glibc
 /// the daemon killed at random moments, and the broker restarted mid-run.
 @Suite("Chaos: kill -9 and broker restarts", .serialized)
 struct ChaosTests {
-    /// Deterministic pauses between kills (SplitMix64), so a failure can be replayed.
-    struct Pauses {
-        var state: UInt64
-        mutating func next(_ range: ClosedRange<Double>) -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return range.lowerBound + Double(z >> 11) / Double(1 << 53) * (range.upperBound - range.lowerBound)
-        }
-    }
-
     @Test("kill -9 the daemon at 10 random moments of a ≥ 200,000-message run: the rollups still equal the truth")
     func killNine() async throws {
         let harness = try await DaemonHarness.make()
@@ -36,10 +23,10 @@ struct ChaosTests {
                                     "--from", "2026-10-01T00:00:00Z", "--duration", "90h", "--seed", "11",
                                     "--faults", "dup=0.005,reorder=0.005,reboot=0.0002", "--truth", truthPath],
                                    logFile: harness.directory.appendingPathComponent("sim.log").path)
-        var pauses = Pauses(state: 2026)
+        var pauses = SplitMix64(seed: 2026)  // deterministic pauses between kills, replayable
         var kills = 0
         while kills < 10 {
-            try await Task.sleep(for: .milliseconds(Int(pauses.next(0.3...1.5) * 1000)))
+            try await Task.sleep(for: .milliseconds(Int(pauses.double(in: 0.3...1.5) * 1000)))
             daemon.signal(SIGKILL)
             #expect(await daemon.exit(timeout: 10) == 128 + SIGKILL)
             kills += 1

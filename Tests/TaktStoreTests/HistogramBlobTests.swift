@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import TaktCore
 @testable import TaktStore
+import TestSupport
 
 @Suite("Cycle histogram blob")
 struct HistogramBlobTests {
@@ -9,7 +10,7 @@ struct HistogramBlobTests {
     func roundTrip() throws {
         #expect(HistogramBlob.encode(CycleHistogram()) == nil)
         #expect(try HistogramBlob.decode(nil) == CycleHistogram())
-        var rng = SplitMix(seed: 7)
+        var rng = SplitMix64(seed: 7)
         for n in [1, 2, 10, 1000, 50_000] {
             var h = CycleHistogram()
             for _ in 0..<n {
@@ -42,18 +43,5 @@ struct HistogramBlobTests {
     ])
     func damaged(_ bytes: [UInt8]) {
         #expect(throws: StoreError.self) { _ = try HistogramBlob.decode(bytes) }
-    }
-}
-
-/// A small deterministic generator (SplitMix64).
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

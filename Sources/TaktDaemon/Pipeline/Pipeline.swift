@@ -17,11 +17,9 @@ actor Pipeline {
     /// `1m` rows whose window ended this long (ms) before the oldest site horizon are deleted.
     private let minuteRetentionMs: Int64
     private var lastPrune = ContinuousClock.now
-    /// Output station of each (site, line): their rows are the line's metrics.
-    private let outputStations: [String: Set<String>]
     private(set) var commits = 0
 
-    init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient, plants: [Plant],
+    init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
          minuteRetentionMs: Int64, logger: Logger) {
         self.intake = intake
         self.minuteRetentionMs = minuteRetentionMs
@@ -29,11 +27,6 @@ actor Pipeline {
         self.journal = journal
         self.publisher = publisher
         self.logger = logger
-        var outputs: [String: Set<String>] = [:]
-        for plant in plants {
-            for line in plant.lines { outputs[plant.site, default: []].insert("\(line.id)/\(line.outputStation)") }
-        }
-        self.outputStations = outputs
     }
 
     /// The counters `/metrics` shows.
@@ -89,11 +82,11 @@ actor Pipeline {
         }
     }
 
-    /// Publishes the line rows (output stations) and the `_site` rows of the windows they touched.
+    /// Publishes the committed rows — the store returned only output stations' rows
+    /// (`.outputStations`), which are the lines' metrics — and the `_site` rows of their windows.
     private func publish(_ rows: [WindowRow]) async throws {
         var siteWindows: [String: (site: String, tier: WindowTier, start: Int64)] = [:]
         for row in rows {
-            guard let station = row.station, outputStations[row.site]?.contains("\(row.line)/\(station)") == true else { continue }
             try await publisher.publish(topic: OutboundTopic.metrics(site: row.site, line: row.line, tier: row.window),
                                         payload: row.jsonBytes, qos: .atLeastOnce, retain: true)
             siteWindows["\(row.site)/\(row.window.rawValue)/\(row.start)"] = (row.site, row.window, row.start)

@@ -33,26 +33,29 @@ struct WindowRowUpsert {
         sqlite3_clear_bindings(statement)
         let k = delta.key
         // A bind that fails (out of memory) must not leave the previous row's value bound.
-        var bound = [
-            bindText(1, k.site), bindText(2, k.line), bindText(3, k.station), bindText(4, k.tier.rawValue),
-            sqlite3_bind_int64(statement, 5, k.start),
-            sqlite3_bind_int64(statement, 6, k.end),
-            sqlite3_bind_int64(statement, 7, delta.revision),
-            sqlite3_bind_int64(statement, 8, delta.good),
-            sqlite3_bind_int64(statement, 9, delta.scrap),
-            sqlite3_bind_double(statement, 10, delta.energyKwh),
-            sqlite3_bind_int64(statement, 11, delta.unitMessages),
-            sqlite3_bind_int64(statement, 13, delta.runMs),
-            sqlite3_bind_int64(statement, 14, delta.plannedMs),
-            sqlite3_bind_double(statement, 15, delta.idealCycleS),
-            sqlite3_bind_int(statement, 16, delta.isOutputStation ? 1 : 0),
-        ]
+        var failed = SQLITE_OK
+        func check(_ rc: Int32) { if failed == SQLITE_OK { failed = rc } }
+        check(bindText(1, k.site))
+        check(bindText(2, k.line))
+        check(bindText(3, k.station))
+        check(bindText(4, k.tier.rawValue))
+        check(sqlite3_bind_int64(statement, 5, k.start))
+        check(sqlite3_bind_int64(statement, 6, k.end))
+        check(sqlite3_bind_int64(statement, 7, delta.revision))
+        check(sqlite3_bind_int64(statement, 8, delta.good))
+        check(sqlite3_bind_int64(statement, 9, delta.scrap))
+        check(sqlite3_bind_double(statement, 10, delta.energyKwh))
+        check(sqlite3_bind_int64(statement, 11, delta.unitMessages))
         if let blob = HistogramBlob.encode(delta.cycle) {
-            bound.append(blob.withUnsafeBytes { sqlite3_bind_blob(statement, 12, $0.baseAddress, Int32($0.count), transient) })
+            check(blob.withUnsafeBytes { sqlite3_bind_blob(statement, 12, $0.baseAddress, Int32($0.count), transient) })
         } else {
-            bound.append(sqlite3_bind_null(statement, 12))
+            check(sqlite3_bind_null(statement, 12))
         }
-        if let failed = bound.first(where: { $0 != SQLITE_OK }) { throw error(failed) }
+        check(sqlite3_bind_int64(statement, 13, delta.runMs))
+        check(sqlite3_bind_int64(statement, 14, delta.plannedMs))
+        check(sqlite3_bind_double(statement, 15, delta.idealCycleS))
+        check(sqlite3_bind_int(statement, 16, delta.isOutputStation ? 1 : 0))
+        guard failed == SQLITE_OK else { throw error(failed) }
 
         let rc = sqlite3_step(statement)
         defer { sqlite3_reset(statement) }
