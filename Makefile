@@ -2,10 +2,11 @@
 #   make test   install what is missing, build, run the whole test suite
 #   make demo   install, build release binaries, run simulator + daemon, print a capacity plan
 #   make bench  end-to-end, in-process and planning benchmarks → docs/BENCHMARKS.md (~10 min)
+#   make lint   swift-format's rules (.swift-format) over every Swift file (~1 s; docs/lint.md)
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test release demo bench clean
+.PHONY: deps build test lint release demo bench clean
 
 deps:
 	@scripts/install-deps.sh
@@ -17,6 +18,16 @@ build: deps
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# swift-format ships with the Swift toolchain (`swift format`); nothing is installed. The rules
+# are in .swift-format. --debug-disable-pretty-print: lint the rules only, not the layout (the
+# code keeps its own alignment; swift-format cannot switch its layout findings off in the
+# configuration). Why each rule is on or off: docs/lint.md.
+LINT_PATHS := Sources Simulators Tests Benchmarks Package.swift
+lint:
+	@$(SWIFT) format --version >/dev/null 2>&1 || { \
+		echo "make lint: '$(SWIFT) format' is missing; it ships with the Swift 6.1+ toolchain (swift-format)" >&2; exit 1; }
+	$(SWIFT) format lint --strict --recursive --debug-disable-pretty-print $(LINT_PATHS)
 
 demo:
 	@scripts/demo.sh
