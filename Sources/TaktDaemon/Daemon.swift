@@ -5,195 +5,114 @@ import ServiceLifecycle
 import TaktCore
 import TaktStore
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// `taktd`: journal → aggregate → commit → publish, as one service.
+/// `taktd`, assembled: what start-up opens (the store, its saved state, the journal, the
+/// aggregator restored from that state) and the services that run the pipeline.
 ///
-/// Start-up: open the store, restore dedup/timeline state, replay the journal past the
-/// committed offset (what was received but not committed before a crash), connect the
-/// publisher (its will marks the instance offline) and the intake (fixed client id, persistent
-/// session, QoS 1, subscribed on every connect). Shutdown (SIGTERM/SIGINT through the service
-/// group): stop the intake, process what it had, commit, publish the offline status, exit.
-public final class Daemon: Service {
-    /// How often the committer looks for drained batches and due commits.
-    static let committerTick: Duration = .milliseconds(5)
-
-    let configuration: DaemonConfiguration
-    let plants: [Plant]
+/// The services, in dependency order (a ``ServiceGroup`` starts them in this order and, at a
+/// graceful shutdown, stops them in the reverse one):
+/// 1. ``PublisherService`` — the outbound connection (metrics, dead letters, status; its will
+///    says offline). Stopped last: it sends the offline status after everything is committed.
+/// 2. ``JournalSyncService`` — the journal's fsync interval.
+/// 3. ``CommitterService`` — replays the journal past the store's offset, then commits what the
+///    intake drains; at shutdown commits everything left.
+/// 4. Hummingbird (`--http`) — reads the store and the counters, never the committer's path.
+/// 5. ``IntakeService`` — the subscribing connection; opens only after the replay. Stopped
+///    first, so nothing new arrives while the rest drains.
+public final class Daemon: Sendable {
+    let settings: DaemonSettings
+    let logger: Logger
     let store: any RollupStore
     let journal: Journal
-    let logger: Logger
-    /// What the store had at start-up.
-    let saved: StoreState
-    /// The aggregator built from the plants (restored and handed to the pipeline in `run`).
-    let aggregator: Aggregator
+    let intake: Intake
+    /// The journal offset the store had at start-up (where the replay begins).
+    let committedOffset: Int64
+    let started: String
 
-    /// Loads plants, opens the store and the journal. Throws `DaemonConfigurationError` for
-    /// problems of the configuration (exit 2) and other errors for runtime failures (exit 1).
-    public init(configuration: DaemonConfiguration, logger: Logger) throws {
-        self.configuration = configuration
-        self.logger = logger
-        guard !configuration.plants.isEmpty else {
-            throw DaemonConfigurationError("--plant: no plant file given (the daemon counts only sites a plant file names)")
-        }
-        var plants: [Plant] = []
-        for path in configuration.plants {
-            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
-                throw DaemonConfigurationError("--plant: cannot read '\(path)'")
-            }
-            do {
-                plants.append(try Plant.load(yaml: text, fileName: path))
-            } catch {
-                throw DaemonConfigurationError(error.description)
-            }
-        }
-        if let retention = configuration.minuteRetentionMs, retention < configuration.maxAgeMs {
-            throw DaemonConfigurationError("minute_retention must be at least max_age (a late event could reach a pruned 1m row)")
-        }
-        if configuration.http != "off" {
-            _ = try DaemonHTTP.bindAddress(configuration.http)
-        }
-        if Set(plants.map(\.site)).count != plants.count {
-            throw DaemonConfigurationError("--plant: two plant files name the same site")
-        }
-        self.plants = plants
-        _ = try MQTTBrokerURL(configuration.broker)
-        let storeURL: StoreURL
+    /// Opens the store (creating and migrating it), loads its state, opens the journal and
+    /// restores the aggregator. Throws ``DaemonConfigurationError`` for what the configuration
+    /// got wrong (exit 2) and other errors for runtime failures (exit 1).
+    public static func open(settings: DaemonSettings, logger: Logger) async throws -> Daemon {
+        let configuration = settings.configuration
+        var aggregator: Aggregator
         do {
-            storeURL = try StoreURL(parsing: configuration.storeURL)
-        } catch {
-            throw DaemonConfigurationError("--store: \(error)")
-        }
-        if case .sqlite = storeURL {
-            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        }
-        self.store = try storeURL.open(readOnly: false)
-        self.saved = try store.loadState()
-        self.journal = try Journal(directory: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("journal"),
-                                   fsync: configuration.journalFsync, minimumOffset: saved.journalOffset)
-        do {
-            self.aggregator = try Aggregator(plants: plants, settings: AggregatorSettings(
-                maxAgeMs: configuration.maxAgeMs, maxPayloadBytes: configuration.maxPayloadBytes,
-                maxFutureS: Int64(configuration.maxFutureS)))
+            aggregator = try Aggregator(plants: settings.plants, settings: settings.aggregatorSettings)
         } catch {
             throw DaemonConfigurationError(error.description)
         }
-    }
-
-    public func run() async throws {
-        let started = ISO8601DateFormatter().string(from: Date())
-        let instance = configuration.instance
-
-        // 1. Restore.
-        var aggregator = self.aggregator
+        if case .sqlite = settings.store {
+            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        }
+        let store = try settings.store.open(readOnly: false)
+        let saved = try await store.loadState()
+        let journal = try Journal(directory: settings.journalDirectory, fsync: configuration.journalFsync,
+                                  minimumOffset: saved.journalOffset)
         let report = try aggregator.restore(stations: saved.stations, sites: saved.sites)
         if !report.ignoredStations.isEmpty || !report.ignoredSites.isEmpty {
             logger.warning("stored state of stations or sites the plant files no longer name was ignored: \(report.ignoredStations.count) stations, \(report.ignoredSites.count) sites")
         }
-        let replay = try journal.records(from: saved.journalOffset)
+        // Nothing to replay: the intake starts at the journal's end.
+        let hasBacklog = journal.endOffset > saved.journalOffset
         let intake = Intake(aggregator: aggregator, journal: journal,
-                            offset: replay.isEmpty ? max(saved.journalOffset, journal.endOffset) : saved.journalOffset,
-                            sites: plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
+                            offset: hasBacklog ? saved.journalOffset : max(saved.journalOffset, journal.endOffset),
+                            sites: settings.plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
+        return Daemon(settings: settings, logger: logger, store: store, journal: journal, intake: intake,
+                      committedOffset: saved.journalOffset)
+    }
 
-        // 2. Publisher: metrics, dead letters, status (its will says offline).
-        let offline = StatusMessage(online: false, instance: instance, version: taktVersion, started: started)
-        let publisher = MQTTClient(configuration: try configuration.mqtt(
+    private init(settings: DaemonSettings, logger: Logger, store: any RollupStore, journal: Journal, intake: Intake,
+                 committedOffset: Int64) {
+        self.settings = settings
+        self.logger = logger
+        self.store = store
+        self.journal = journal
+        self.intake = intake
+        self.committedOffset = committedOffset
+        self.started = ISO8601DateFormatter().string(from: Date())
+    }
+
+    /// The status message of this run (`online` or not).
+    func status(online: Bool) -> StatusMessage {
+        StatusMessage(online: online, instance: settings.configuration.instance, version: taktVersion, started: started)
+    }
+
+    /// The services of contract section 5's daemon, in dependency order (see the type's comment).
+    /// A service that returns shuts the group down gracefully; one that throws cancels it.
+    public func services() -> [ServiceGroupConfiguration.ServiceConfiguration] {
+        let configuration = settings.configuration
+        let statusTopic = OutboundTopic.status(instance: configuration.instance)
+        let publisher = MQTTClient(configuration: settings.mqtt(
             clientID: "\(configuration.intakeClientID)-out", cleanSession: true,
-            will: MQTTWill(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true),
+            will: MQTTWill(topic: statusTopic, payload: status(online: false).bytes, qos: .atLeastOnce, retain: true),
             messageHandler: nil, messageBatchEnded: nil))
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs, logger: logger)
-        try await publisher.connect()
-        logger.info("connected to \(configuration.broker) as \(instance)")
-
-        // 3. Replay what was received but not committed before the last stop, before anything new.
-        let now = Intake.nowMs()
-        for record in replay {
-            intake.replay(record, now: now)
-            try await pipeline.commitReady(.queued)
-        }
-        try await pipeline.commitReady(.everything)
-        if !replay.isEmpty {
-            logger.info("replayed \(replay.count) journaled messages past offset \(saved.journalOffset)")
-        }
-
-        // 4. Intake: journal + aggregation on its network thread, in place (Intake.receive).
-        let intakeClient = MQTTClient(configuration: try configuration.mqtt(
+        let publisherConnected = StartupGate()
+        let replayed = StartupGate()
+        let intake = self.intake
+        let intakeClient = MQTTClient(configuration: settings.mqtt(
             clientID: configuration.intakeClientID, cleanSession: false, will: nil,
             messageHandler: { intake.receive($0) }, messageBatchEnded: { intake.batchEnded() }))
-        let journal = self.journal
-        let fsyncInterval: Duration? = if case .interval(let ms) = configuration.journalFsync { .milliseconds(ms) } else { nil }
-        let commitInterval: Duration = .milliseconds(configuration.commitIntervalMs)
-        let subscriptions = configuration.subscriptions
-        let logger = self.logger
-        let http = try configuration.http == "off" ? nil : DaemonHTTP.application(
-            address: DaemonHTTP.bindAddress(configuration.http), pipeline: pipeline, store: store,
-            status: { StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes },
-            logger: logger)
-        try await withGracefulShutdownHandler {
-            // The group ends when the committer has seen the intake closed (not when the HTTP
-            // server stops, which it does first at a graceful shutdown).
-            try await withThrowingTaskGroup(of: Bool.self) { group in
-                if let http {
-                    group.addTask { try await http.run(); return false }
-                }
-                group.addTask {
-                    // The committer: batches the intake drained (every commit_max_events) and,
-                    // every commit_interval, whatever is pending; the journal's fsync interval.
-                    var lastFsync = ContinuousClock.now
-                    do {
-                        while intakeClient.state != .closed {
-                            try await pipeline.commitReady(.due(commitInterval))
-                            if let fsyncInterval, ContinuousClock.now - lastFsync >= fsyncInterval {
-                                journal.flush()
-                                lastFsync = .now
-                            }
-                            if (try? await Task.sleep(for: Daemon.committerTick)) == nil { intakeClient.close() }
-                        }
-                        // The network thread may still read a burst before it ends; with the
-                        // committer gone it must not wait for queue space (step 5 commits it all).
-                        intake.finish()
-                        await intakeClient.closeAndWait()
-                    } catch {
-                        intake.finish()  // never leave the network thread waiting for queue space
-                        throw error
-                    }
-                    return true
-                }
-                do {
-                    try await intakeClient.connect()
-                    for filter in subscriptions {
-                        try await intakeClient.subscribe(filter, qos: .atLeastOnce)
-                    }
-                    try await intakeClient.subscribe(Intake.droppedTopic, qos: .atMostOnce)
-                    logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))")
-                    // Online only once the session exists: from now on the broker keeps every
-                    // message for this daemon, whether or not it is running.
-                    try await publisher.publish(
-                        topic: OutboundTopic.status(instance: instance),
-                        payload: StatusMessage(online: true, instance: instance, version: taktVersion, started: started).bytes,
-                        qos: .atLeastOnce, retain: true)
-                } catch let error as MosquittoError where error.kind == .closed {
-                    // Shut down while connecting: fall through to the drain.
-                }
-                while let committerEnded = try await group.next(), !committerEnded {}
-                group.cancelAll()
-            }
-        } onGracefulShutdown: {
-            intakeClient.close()
-        }
 
-        // 5. Drain: everything processed is committed and published, then say goodbye.
-        try await pipeline.commitReady(.everything)
-        await pipeline.pruneMinuteRows()
-        journal.flush()
-        try await publisher.publish(topic: OutboundTopic.status(instance: instance), payload: offline.bytes, qos: .atLeastOnce, retain: true)
-        try await publisher.flush()
-        await publisher.closeAndWait()
-        journal.close()
-        let commits = await pipeline.commits
-        logger.info("stopped cleanly after \(commits) commits")
+        var services: [any Service] = [
+            PublisherService(publisher: publisher, statusTopic: statusTopic, offline: status(online: false).bytes,
+                             connected: publisherConnected, broker: settings.broker, logger: logger),
+        ]
+        if case .interval(let ms) = configuration.journalFsync {
+            services.append(JournalSyncService(journal: journal, interval: .milliseconds(ms)))
+        }
+        services.append(CommitterService(
+            pipeline: pipeline, intake: intake, journal: journal, publisher: publisher,
+            replayFrom: committedOffset, commitInterval: .milliseconds(configuration.commitIntervalMs),
+            publisherConnected: publisherConnected, replayed: replayed, logger: logger))
+        if let address = settings.httpAddress {
+            let online = status(online: true).bytes
+            services.append(DaemonHTTP.application(
+                address: address, intake: intake, committer: pipeline.statistics, store: store,
+                status: { online }, logger: logger))
+        }
+        services.append(IntakeService(
+            client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, publisher: publisher,
+            statusTopic: statusTopic, online: status(online: true).bytes, replayed: replayed, logger: logger))
+        return services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
     }
 }

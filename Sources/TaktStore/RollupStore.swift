@@ -6,9 +6,10 @@ import TaktCore
 /// they are sums of the output-station rows computed when read (so several daemons that own
 /// disjoint lines can share one store).
 ///
-/// The protocol is synchronous: the daemon calls it from one task (wrap a call in a thread
-/// hop if it must not block a cooperative thread), the CLI from its main task. Implementations
-/// are thread-safe.
+/// Every call is `async` and runs on the store's own threads (SQLite: GRDB's writer and
+/// reader queues; PostgreSQL: the connection's event loop), never blocking Swift's cooperative
+/// pool: a long read (an HTTP query of 100,000 rows) and a commit proceed side by side.
+/// Implementations are thread-safe; commits are serialised by the caller (one committer).
 public protocol RollupStore: Sendable {
     /// Applies `batch` in **one** transaction: adds every update's deltas to its row (creating
     /// it at revision 1), replaces the state times, raises `revision` by 1 per update, replaces
@@ -19,11 +20,11 @@ public protocol RollupStore: Sendable {
     ///   station. The daemon asks for ``CommittedRows/outputStations`` (what it publishes), so the
     ///   other rows are written without being read back.
     /// - Throws: ``StoreError`` (nothing is written then).
-    func commit(_ batch: CommitBatch, returning: CommittedRows) throws -> [WindowRow]
+    func commit(_ batch: CommitBatch, returning: CommittedRows) async throws -> [WindowRow]
 
     /// What the daemon needs at start-up: the journal offset, every station snapshot and every
     /// site's counters.
-    func loadState() throws -> StoreState
+    func loadState() async throws -> StoreState
 
     /// The rows of `takt query` (contract section 5): windows of `tier` that **start** in
     /// `[from, to)`.
@@ -34,27 +35,27 @@ public protocol RollupStore: Sendable {
     ///
     /// Ordered by start, then line (`_site` last), then station.
     /// - Throws: ``StoreError/invalidQuery(_:)`` for a station without a line.
-    func rows(site: String, line: String?, station: String?, tier: WindowTier, from: Int64, to: Int64) throws -> [WindowRow]
+    func rows(site: String, line: String?, station: String?, tier: WindowTier, from: Int64, to: Int64) async throws -> [WindowRow]
 
     /// The `_site` row of one window (what the daemon publishes on
     /// `takt/v1/metrics/{site}/_site/{window}`); `nil` when no line has an output-station row
     /// for it.
-    func siteRow(site: String, tier: WindowTier, start: Int64) throws -> WindowRow?
+    func siteRow(site: String, tier: WindowTier, start: Int64) async throws -> WindowRow?
 
     /// Start (epoch ms) of the site's newest stored window of `tier`, or `nil` when the site has
     /// none.
-    func newestWindowStart(site: String, tier: WindowTier) throws -> Int64?
+    func newestWindowStart(site: String, tier: WindowTier) async throws -> Int64?
 
     /// Deletes the rows of `tier` whose window **ends** at or before `before` (retention);
     /// returns how many were deleted.
     @discardableResult
-    func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) throws -> Int
+    func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) async throws -> Int
 }
 
 extension RollupStore {
     /// ``commit(_:returning:)`` returning every updated row.
-    public func commit(_ batch: CommitBatch) throws -> [WindowRow] {
-        try commit(batch, returning: .all)
+    public func commit(_ batch: CommitBatch) async throws -> [WindowRow] {
+        try await commit(batch, returning: .all)
     }
 }
 

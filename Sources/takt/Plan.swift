@@ -12,7 +12,7 @@ extension Takt {
     /// `takt plan`: capacity planning against a yearly target (contract section 6,
     /// `docs/planning.md`). The maths is ``CapacityPlanner`` in TaktCore; this reads the plant
     /// file and the store and prints.
-    struct Plan: ParsableCommand {
+    struct Plan: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Plans capacity against a yearly energy target (GWh).",
             discussion: """
@@ -75,10 +75,10 @@ extension Takt {
 return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oee, cycleS: cycleS))
         }
 
-        func run() throws {
+        func run() async throws {
             let (url, plant, lookbackMs, whatIf) = try checked()
             let store = try url.open(readOnly: true)
-            let asOf = try store.newestWindowStart(site: site, tier: .hour).map { $0 + 3_600_000 }
+            let asOf = try await store.newestWindowStart(site: site, tier: .hour).map { $0 + 3_600_000 }
             let year = self.year
                 ?? CapacityPlanner.year(containing: (asOf ?? Int64(Date().timeIntervalSince1970 * 1000)) - 1, timeZone: plant.timeZone)
             let yearBounds = CapacityPlanner.yearBounds(year, timeZone: plant.timeZone)
@@ -87,12 +87,12 @@ return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oe
             for line in plant.lines {
                 if let asOf {
                     var s = LineSums()
-                    for row in try store.rows(site: site, line: line.id, station: nil, tier: .hour, from: asOf - lookbackMs, to: asOf) {
+                    for row in try await store.rows(site: site, line: line.id, station: nil, tier: .hour, from: asOf - lookbackMs, to: asOf) {
                         s.add(row)
                     }
                     sums[line.id] = s
                 }
-                ytd[line.id] = try store.rows(site: site, line: line.id, station: nil, tier: .day,
+                ytd[line.id] = try await store.rows(site: site, line: line.id, station: nil, tier: .day,
                                               from: yearBounds.start, to: yearBounds.end).reduce(0) { $0 + $1.energyKwh }
             }
             let plan = CapacityPlanner.plan(CapacityPlanInput(

@@ -8,7 +8,7 @@ extension RowFormat: ExpressibleByArgument {}
 
 extension Takt {
     /// `takt query`: rollups of the windows that start in `[from, to)` (contract section 5).
-    struct Query: ParsableCommand {
+    struct Query: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prints the rollups of the windows that start in [from, to).",
             discussion: """
@@ -63,10 +63,10 @@ extension Takt {
             return (url, fromMs, toMs)
         }
 
-        func run() throws {
+        func run() async throws {
             let (url, fromMs, toMs) = try query()
             let store = try url.open(readOnly: true)
-            let rows = try store.rows(site: site, line: line, station: station, tier: window, from: fromMs, to: toMs)
+            let rows = try await store.rows(site: site, line: line, station: station, tier: window, from: fromMs, to: toMs)
             var out: [UInt8]
             switch format {
             case .json:

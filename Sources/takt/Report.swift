@@ -7,7 +7,7 @@ extension Takt {
     /// `takt report`: one self-contained HTML file with the site's charts and plan table. The
     /// figures are ``ReportData`` and the page ``ReportHTML`` (TaktStore); this reads the flags
     /// and writes the file.
-    struct Report: ParsableCommand {
+    struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Writes an HTML report: energy vs. target, good units per hour, OEE, bottlenecks, plan.",
             discussion: """
@@ -53,12 +53,12 @@ extension Takt {
 return (url, parsed, fromMs, toMs)
         }
 
-        func run() throws {
+        func run() async throws {
             let (url, plant, fromMs, toMs) = try checked()
             let store = try url.open(readOnly: true)
             let data: ReportData
             do {
-                data = try ReportData.load(store: store, plant: plant, from: fromMs, to: toMs, targetGWh: targetGWh)
+                data = try await ReportData.load(store: store, plant: plant, from: fromMs, to: toMs, targetGWh: targetGWh)
             } catch let error as ReportData.LoadError {
                 throw ReportFailure(error.description)
             }

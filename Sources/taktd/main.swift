@@ -54,12 +54,20 @@ struct Taktd: AsyncParsableCommand {
         return configuration
     }
 
-    func run() async throws {
+    /// Runs the daemon; `shutdown` has trapped SIGTERM/SIGINT since the process began.
+    func run(shutdown: ShutdownRequest) async throws {
         var logger = Logger(label: "taktd")
         logger.logLevel = .info
+        let settings: DaemonSettings
+        do {
+            settings = try DaemonSettings(try resolvedConfiguration())
+        } catch let error as DaemonConfigurationError {
+            FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
+            throw ExitCode(2)
+        }
         let daemon: Daemon
         do {
-            daemon = try Daemon(configuration: try resolvedConfiguration(), logger: logger)
+            daemon = try await Daemon.open(settings: settings, logger: logger)
         } catch let error as DaemonConfigurationError {
             FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
             throw ExitCode(2)
@@ -67,18 +75,53 @@ struct Taktd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        // Signals go to the group through `shutdown` (a signal that came during start-up
+        // shuts it down as soon as it runs), so the group traps none of its own.
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+            services: daemon.services(), gracefulShutdownSignals: [], logger: logger))
+        await shutdown.attach(group)
         do {
             try await group.run()
         } catch {
             FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        logger.info("stopped cleanly")
     }
 }
+
+/// SIGTERM and SIGINT, trapped from the first instruction: a signal before the service group
+/// exists is remembered and shuts the group down as soon as it is attached.
+actor ShutdownRequest {
+    private var group: ServiceGroup?
+    private var requested = false
+
+    /// Traps the signals now and forwards each to the group (or remembers it).
+    static func trap() async -> ShutdownRequest {
+        let request = ShutdownRequest()
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        Task {
+            for await signal in signals {
+                await request.signalled(signal)
+            }
+        }
+        return request
+    }
+
+    private func signalled(_ signal: UnixSignal) async {
+        FileHandle.standardError.write(Data("taktd: \(signal), shutting down\n".utf8))
+        requested = true
+        await group?.triggerGracefulShutdown()
+    }
+
+    func attach(_ group: ServiceGroup) async {
+        self.group = group
+        if requested { await group.triggerGracefulShutdown() }
+    }
+}
+
+// First: a SIGTERM from now on is a clean shutdown (exit 0), even during start-up.
+let shutdown = await ShutdownRequest.trap()
 
 // glibc gives every thread that allocates its own malloc arena (up to 8 per core); the daemon's
 // threads (network, pool, NIO) then each keep freed memory of their own. Two arenas keep the
@@ -97,7 +140,7 @@ do {
         // --help / --version are reported as errors with exit code 0 by parseAsRoot.
         throw CleanExit.message(Taktd.helpMessage())
     }
-    try await daemonCommand.run()
+    try await daemonCommand.run(shutdown: shutdown)
 } catch {
     // Contract section 5: usage errors exit 2 (ArgumentParser would use 64).
     let code = Taktd.exitCode(for: error)

@@ -38,7 +38,7 @@ struct CLITests {
     }
 
     /// Two lines over hours 0…2 of 2026-11-01 (UTC), in a closed store file.
-    static func seededStore(_ dir: TempDir) throws -> String {
+    static func seededStore(_ dir: TempDir) async throws -> String {
         let path = dir.path("takt.db")
         let store = try SQLiteRollupStore(path: path)
         let day: Int64 = 1_793_491_200_000  // 2026-11-01T00:00:00Z
@@ -53,7 +53,7 @@ struct CLITests {
             updates.append(update(WindowKey(site: "bishan", line: "blade-01", station: "stacking", tier: .hour, start: start, end: start + hourMs),
                                   good: 601, runMs: 3_600_000, plannedMs: 3_600_000, ideal: 5.6, output: false))
         }
-        _ = try store.commit(CommitBatch(updates: updates, journalOffset: 10))
+        _ = try await store.commit(CommitBatch(updates: updates, journalOffset: 10))
         try store.close()
         return path
     }
@@ -62,15 +62,15 @@ struct CLITests {
     static let to = "2026-11-01T02:00:00Z"
 
     @Test("--format json prints the daemon's window objects, byte for byte")
-    func json() throws {
+    func json() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let path = try Self.seededStore(dir)
+        let path = try await Self.seededStore(dir)
         let run = try Self.takt(["query", "--store", "sqlite:" + path, "--site", "bishan", "--window", "1h",
                                  "--from", Self.from, "--to", Self.to, "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
-        let expected = try SQLiteRollupStore(path: path, readOnly: true)
+        let expected = try await SQLiteRollupStore(path: path, readOnly: true)
             .rows(site: "bishan", line: nil, station: nil, tier: .hour, from: 1_793_491_200_000, to: 1_793_491_200_000 + 2 * hourMs)
         #expect(expected.count == 6)
         var bytes: [UInt8] = []
@@ -82,10 +82,10 @@ struct CLITests {
     }
 
     @Test("--line and --station select rows; epoch-ms times work")
-    func selection() throws {
+    func selection() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let path = try Self.seededStore(dir)
+        let path = try await Self.seededStore(dir)
         let line = try Self.takt(["query", "--store", path, "--site", "bishan", "--line", "blade-01", "--window", "1h",
                                   "--from", "1793491200000", "--to", "1793498400001", "--format", "json"])
         #expect(line.status == 0, "\(line.stderr)")
@@ -100,10 +100,10 @@ struct CLITests {
     }
 
     @Test("--format csv: header and RFC 4180 records with CRLF")
-    func csv() throws {
+    func csv() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let path = try Self.seededStore(dir)
+        let path = try await Self.seededStore(dir)
         let run = try Self.takt(["query", "--store", path, "--site", "bishan", "--window", "1h",
                                  "--from", Self.from, "--to", Self.to, "--format", "csv"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -119,10 +119,10 @@ struct CLITests {
     }
 
     @Test("--format table (the default): aligned columns, ISO start, percentages")
-    func table() throws {
+    func table() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let path = try Self.seededStore(dir)
+        let path = try await Self.seededStore(dir)
         let run = try Self.takt(["query", "--store", path, "--site", "bishan", "--window", "1h",
                                  "--from", Self.from, "--to", Self.to])
         #expect(run.status == 0, "\(run.stderr)")
@@ -143,10 +143,10 @@ struct CLITests {
     }
 
     @Test("no rows: exit 0, an empty array")
-    func empty() throws {
+    func empty() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let path = try Self.seededStore(dir)
+        let path = try await Self.seededStore(dir)
         let run = try Self.takt(["query", "--store", path, "--site", "elsewhere", "--window", "1d",
                                  "--from", Self.from, "--to", Self.to, "--format", "json"])
         #expect(run.status == 0)

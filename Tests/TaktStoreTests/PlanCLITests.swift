@@ -57,7 +57,7 @@ struct PlanCLITests {
     }
 
     /// The store and plant file described above; returns (store path, plant path).
-    static func seeded(_ dir: TempDir) throws -> (store: String, plant: String) {
+    static func seeded(_ dir: TempDir) async throws -> (store: String, plant: String) {
         let plant = dir.path("plant.yaml")
         try plantYAML.write(toFile: plant, atomically: true, encoding: .utf8)
         let path = dir.path("takt.db")
@@ -78,7 +78,7 @@ struct PlanCLITests {
         updates.append(update(key("L1", tier: .day, start: march1), energy: 50_000, ideal: 6))
         updates.append(update(key("L2", tier: .day, start: jan1 + 14 * day), energy: 250_000, ideal: 5))
         updates.append(update(key("L2", tier: .day, start: jan1 - day), energy: 999_999, ideal: 5))
-        _ = try store.commit(CommitBatch(updates: updates, journalOffset: 1))
+        _ = try await store.commit(CommitBatch(updates: updates, journalOffset: 1))
         try store.close()
         return (path, plant)
     }
@@ -88,10 +88,10 @@ struct PlanCLITests {
     }
 
     @Test("--format json: the contract's keys and the hand-worked numbers")
-    func json() throws {
+    func json() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (store, plant) = try Self.seeded(dir)
+        let (store, plant) = try await Self.seeded(dir)
         let run = try CLITests.takt(["plan", "--store", "sqlite:" + store, "--plant", plant, "--site", "plantsite",
                                      "--target-gwh", "5", "--format", "json"])
         #expect(run.status == 0, "\(run.stderr)")
@@ -116,10 +116,10 @@ struct PlanCLITests {
     }
 
     @Test("target date, --year, --lookback and what-ifs reach the plan")
-    func flags() throws {
+    func flags() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (store, plant) = try Self.seeded(dir)
+        let (store, plant) = try await Self.seeded(dir)
         let base = ["plan", "--store", store, "--plant", plant, "--site", "plantsite", "--format", "json"]
         // 1.001 GWh at 0.4 GWh / 60 days: 150.15 days → day 151 = 31 May.
         let date = try Self.json(CLITests.takt(base + ["--target-gwh", "1.001"]).stdout)
@@ -151,10 +151,10 @@ struct PlanCLITests {
     }
 
     @Test("--format table (the default): per line, the site total, the answer in words")
-    func table() throws {
+    func table() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (store, plant) = try Self.seeded(dir)
+        let (store, plant) = try await Self.seeded(dir)
         let run = try CLITests.takt(["plan", "--store", store, "--plant", plant, "--site", "plantsite", "--target-gwh", "5"])
         #expect(run.status == 0, "\(run.stderr)")
         let lines = run.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
@@ -172,10 +172,10 @@ struct PlanCLITests {
     }
 
     @Test("an empty store: a plan with zero data that says so")
-    func emptyStore() throws {
+    func emptyStore() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (_, plant) = try Self.seeded(dir)
+        let (_, plant) = try await Self.seeded(dir)
         let empty = dir.path("empty.db")
         try SQLiteRollupStore(path: empty).close()
         let json = try CLITests.takt(["plan", "--store", empty, "--plant", plant, "--site", "plantsite",
@@ -206,10 +206,10 @@ struct PlanCLITests {
         (["--site", "plantsite", "--target-gwh", "5", "--oee", "1.2"], "--oee"),
         (["--site", "plantsite", "--target-gwh", "5", "--cycle-s", "0"], "--cycle-s"),
     ])
-    func usageErrors(_ arguments: [String], _ flag: String) throws {
+    func usageErrors(_ arguments: [String], _ flag: String) async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (store, plant) = try Self.seeded(dir)
+        let (store, plant) = try await Self.seeded(dir)
         let run = try CLITests.takt(["plan", "--store", store, "--plant", plant] + arguments)
         #expect(run.status == 2, "\(run.stderr)")
         #expect(run.stdout.isEmpty)
@@ -218,10 +218,10 @@ struct PlanCLITests {
     }
 
     @Test("a missing or broken plant file exits 2; a missing store exits 1")
-    func fileErrors() throws {
+    func fileErrors() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (store, plant) = try Self.seeded(dir)
+        let (store, plant) = try await Self.seeded(dir)
         let missing = try CLITests.takt(["plan", "--store", store, "--plant", dir.path("none.yaml"), "--site", "plantsite", "--target-gwh", "5"])
         #expect(missing.status == 2)
         #expect(missing.stderr.hasPrefix("takt: --plant: "))

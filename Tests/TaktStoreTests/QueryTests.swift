@@ -8,7 +8,7 @@ struct QueryTests {
     /// Two lines, each with an output station and another station, hours 0…3, plus a line of
     /// another site. Line ids straddle `_` in byte order (`Zeta` < `_site` < `alpha`), so the
     /// `_site`-last rule is visible.
-    static func seeded(_ dir: TempDir) throws -> SQLiteRollupStore {
+    static func seeded(_ dir: TempDir) async throws -> SQLiteRollupStore {
         let store = try SQLiteRollupStore(path: dir.path("takt.db"))
         var updates: [WindowUpdate] = []
         for hour: Int64 in 0...3 {
@@ -24,7 +24,7 @@ struct QueryTests {
         // A minute row and a day row that must not show up in hour queries.
         updates.append(update(WindowKey(site: "s", line: "alpha", station: "eol", tier: .minute, start: hourMs, end: hourMs + 60_000), good: 1))
         updates.append(update(WindowKey(site: "s", line: "alpha", station: "eol", tier: .day, start: 0, end: 86_400_000), good: 1))
-        _ = try store.commit(CommitBatch(updates: updates, journalOffset: 1))
+        _ = try await store.commit(CommitBatch(updates: updates, journalOffset: 1))
         return store
     }
 
@@ -33,11 +33,11 @@ struct QueryTests {
     }
 
     @Test("without a line: every line's output-station rows and a _site row per window, _site last")
-    func siteWide() throws {
+    func siteWide() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let store = try Self.seeded(dir)
-        let rows = try store.rows(site: "s", line: nil, station: nil, tier: .hour, from: hourMs, to: 3 * hourMs)
+        let store = try await Self.seeded(dir)
+        let rows = try await store.rows(site: "s", line: nil, station: nil, tier: .hour, from: hourMs, to: 3 * hourMs)
         #expect(rows.map(Self.label) == [
             "1 Zeta pack", "1 alpha eol", "1 _site null",
             "2 Zeta pack", "2 alpha eol", "2 _site null",
@@ -48,39 +48,39 @@ struct QueryTests {
     }
 
     @Test("[from, to) selects windows by their start: from inclusive, to exclusive")
-    func boundaries() throws {
+    func boundaries() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let store = try Self.seeded(dir)
-        func starts(_ from: Int64, _ to: Int64) throws -> [Int64] {
-            try store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: from, to: to).map { $0.start / hourMs }
+        let store = try await Self.seeded(dir)
+        func starts(_ from: Int64, _ to: Int64) async throws -> [Int64] {
+            try await store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: from, to: to).map { $0.start / hourMs }
         }
-        #expect(try starts(hourMs, 3 * hourMs) == [1, 2])
-        #expect(try starts(hourMs + 1, 3 * hourMs + 1) == [2, 3])   // a window that started before `from` is out
-        #expect(try starts(hourMs - 1, hourMs) == [])
-        #expect(try starts(0, 100 * hourMs) == [0, 1, 2, 3])
-        #expect(try starts(5, 5) == [])
-        #expect(try starts(3 * hourMs, 0) == [])
+        #expect(try await starts(hourMs, 3 * hourMs) == [1, 2])
+        #expect(try await starts(hourMs + 1, 3 * hourMs + 1) == [2, 3])   // a window that started before `from` is out
+        #expect(try await starts(hourMs - 1, hourMs) == [])
+        #expect(try await starts(0, 100 * hourMs) == [0, 1, 2, 3])
+        #expect(try await starts(5, 5) == [])
+        #expect(try await starts(3 * hourMs, 0) == [])
     }
 
     @Test("with a line: its output station; with a station too: that station")
-    func lineAndStation() throws {
+    func lineAndStation() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let store = try Self.seeded(dir)
-        let line = try store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: 0, to: 2 * hourMs)
+        let store = try await Self.seeded(dir)
+        let line = try await store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: 0, to: 2 * hourMs)
         #expect(line.map(Self.label) == ["0 alpha eol", "1 alpha eol"])
         #expect(line.map(\.good) == [100, 101])
-        let station = try store.rows(site: "s", line: "alpha", station: "press", tier: .hour, from: 0, to: 2 * hourMs)
+        let station = try await store.rows(site: "s", line: "alpha", station: "press", tier: .hour, from: 0, to: 2 * hourMs)
         #expect(station.map(Self.label) == ["0 alpha press", "1 alpha press"])
         #expect(station.allSatisfy { $0.good == 999 && $0.performance == min(1, 3.0 * 1000 * 999 / 3_600_000) })
-        let other = try store.rows(site: "other", line: nil, station: nil, tier: .hour, from: 0, to: hourMs)
+        let other = try await store.rows(site: "other", line: nil, station: nil, tier: .hour, from: 0, to: hourMs)
         #expect(other.map(Self.label) == ["0 alpha eol", "0 _site null"])
-        #expect(try store.rows(site: "s", line: "nope", station: nil, tier: .hour, from: 0, to: 9 * hourMs).isEmpty)
-        #expect(try store.rows(site: "s", line: nil, station: nil, tier: .minute, from: 0, to: 9 * hourMs).map(\.start)
+        #expect(try await store.rows(site: "s", line: "nope", station: nil, tier: .hour, from: 0, to: 9 * hourMs).isEmpty)
+        #expect(try await store.rows(site: "s", line: nil, station: nil, tier: .minute, from: 0, to: 9 * hourMs).map(\.start)
                 == [hourMs, hourMs])
-        #expect(throws: StoreError.self) {
-            _ = try store.rows(site: "s", line: nil, station: "eol", tier: .hour, from: 0, to: hourMs)
+        await #expect(throws: StoreError.self) {
+            _ = try await store.rows(site: "s", line: nil, station: "eol", tier: .hour, from: 0, to: hourMs)
         }
     }
 
@@ -91,11 +91,11 @@ struct QueryTests {
     /// quality = 140/150 = 14/15; OEE = 0.8 · 5/6 · 14/15 = 0.6222…; good/h = 140 in a 1 h window;
     /// revision = 1 + 2 (B was written twice).
     @Test("_site row: sums of the lines' output rows, KPIs from the sums (hand-worked)")
-    func siteTotals() throws {
+    func siteTotals() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
         let store = try SQLiteRollupStore(path: dir.path("takt.db"))
-        _ = try store.commit(CommitBatch(updates: [
+        _ = try await store.commit(CommitBatch(updates: [
             update(hourKey(line: "A", station: "eol", hour: 5), good: 90, scrap: 10, energy: 40, cycles: [30_000],
                    runMs: 3_000_000, plannedMs: 3_600_000, ideal: 30),
             update(hourKey(line: "B", station: "pack", hour: 5), good: 20, energy: 8.5,
@@ -103,12 +103,12 @@ struct QueryTests {
             update(hourKey(line: "B", station: "weld", hour: 5), good: 1000, scrap: 500, energy: 999,
                    runMs: 3_600_000, plannedMs: 3_600_000, ideal: 1, output: false),
         ], journalOffset: 1))
-        _ = try store.commit(CommitBatch(updates: [
+        _ = try await store.commit(CommitBatch(updates: [
             update(hourKey(line: "B", station: "pack", hour: 5), good: 30, energy: 12,
                    runMs: 1_800_000, plannedMs: 2_400_000, ideal: 20),
         ], journalOffset: 2))
 
-        let site = try #require(try store.siteRow(site: "s", tier: .hour, start: 5 * hourMs))
+        let site = try #require(try await store.siteRow(site: "s", tier: .hour, start: 5 * hourMs))
         #expect(site.line == "_site" && site.station == nil && site.window == .hour)
         #expect(site.start == 5 * hourMs && site.end == 6 * hourMs)
         #expect(site.revision == 3)
@@ -123,39 +123,39 @@ struct QueryTests {
         #expect(site.cycleMsP50 == nil && site.cycleMsP90 == nil && site.cycleMsP99 == nil)
 
         // The same row as in a site-wide query, and as the core's own site total.
-        let rows = try store.rows(site: "s", line: nil, station: nil, tier: .hour, from: 0, to: 24 * hourMs)
+        let rows = try await store.rows(site: "s", line: nil, station: nil, tier: .hour, from: 0, to: 24 * hourMs)
         #expect(rows.map(\.line) == ["A", "B", "_site"])
         #expect(rows.last == site)
         let core = WindowRow(siteTotalOf: [(rows[0], 30), (rows[1], 20)], site: "s", tier: .hour,
                              bounds: WindowBounds(start: 5 * hourMs, end: 6 * hourMs))
         #expect(core == site)
 
-        #expect(try store.siteRow(site: "s", tier: .hour, start: 4 * hourMs) == nil)
-        #expect(try store.siteRow(site: "s", tier: .minute, start: 5 * hourMs) == nil)
-        #expect(try store.siteRow(site: "nope", tier: .hour, start: 5 * hourMs) == nil)
+        #expect(try await store.siteRow(site: "s", tier: .hour, start: 4 * hourMs) == nil)
+        #expect(try await store.siteRow(site: "s", tier: .minute, start: 5 * hourMs) == nil)
+        #expect(try await store.siteRow(site: "nope", tier: .hour, start: 5 * hourMs) == nil)
     }
 
     @Test("newest window start and pruning by window end")
-    func newestAndPrune() throws {
+    func newestAndPrune() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let store = try Self.seeded(dir)
-        #expect(try store.newestWindowStart(site: "s", tier: .hour) == 3 * hourMs)
-        #expect(try store.newestWindowStart(site: "s", tier: .minute) == hourMs)
-        #expect(try store.newestWindowStart(site: "nope", tier: .hour) == nil)
+        let store = try await Self.seeded(dir)
+        #expect(try await store.newestWindowStart(site: "s", tier: .hour) == 3 * hourMs)
+        #expect(try await store.newestWindowStart(site: "s", tier: .minute) == hourMs)
+        #expect(try await store.newestWindowStart(site: "nope", tier: .hour) == nil)
         // Hour windows ending at or before 2 h: hours 0 and 1 of 3 stations of site s + 1 of site other.
-        #expect(try store.pruneRows(tier: .hour, endingAtOrBefore: 2 * hourMs) == 8)
-        #expect(try store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: 0, to: 9 * hourMs).map(\.start)
+        #expect(try await store.pruneRows(tier: .hour, endingAtOrBefore: 2 * hourMs) == 8)
+        #expect(try await store.rows(site: "s", line: "alpha", station: nil, tier: .hour, from: 0, to: 9 * hourMs).map(\.start)
                 == [2 * hourMs, 3 * hourMs])
-        #expect(try store.rows(site: "s", line: nil, station: nil, tier: .day, from: 0, to: 1).count == 2)
+        #expect(try await store.rows(site: "s", line: nil, station: nil, tier: .day, from: 0, to: 1).count == 2)
     }
 
     @Test("the site-wide query uses the partial output index")
-    func queryPlan() throws {
+    func queryPlan() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let store = try Self.seeded(dir)
-        let plan = try store.explainOutputQuery()
+        let store = try await Self.seeded(dir)
+        let plan = try await store.explainOutputQuery()
         #expect(plan.contains("window_row_output"), "plan: \(plan)")
     }
 }

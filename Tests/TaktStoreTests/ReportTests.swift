@@ -88,7 +88,7 @@ struct ReportTests {
     }
 
     /// Writes the plant file and the store; returns their paths.
-    static func fixture(_ dir: TempDir) throws -> (plant: String, store: String) {
+    static func fixture(_ dir: TempDir) async throws -> (plant: String, store: String) {
         let plant = dir.path("plant.yaml")
         try plantYAML.write(toFile: plant, atomically: true, encoding: .utf8)
         let path = dir.path("takt.sqlite")
@@ -111,8 +111,8 @@ struct ReportTests {
             day.plannedMs += h.plannedMs
             days[dayKey] = day
         }
-        _ = try store.commit(CommitBatch(updates: updates, journalOffset: 1))
-        _ = try store.commit(CommitBatch(updates: Array(days.values), journalOffset: 2))
+        _ = try await store.commit(CommitBatch(updates: updates, journalOffset: 1))
+        _ = try await store.commit(CommitBatch(updates: Array(days.values), journalOffset: 2))
         try store.close()
         return (plant, path)
     }
@@ -158,10 +158,10 @@ struct ReportTests {
     // MARK: the binary
 
     @Test("takt report writes every chart with the store's numbers")
-    func reportCarriesTheNumbers() throws {
+    func reportCarriesTheNumbers() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (plant, store) = try Self.fixture(dir)
+        let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("report.html")
         let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
         #expect(run.status == 0, "\(run.stderr)")
@@ -173,10 +173,10 @@ struct ReportTests {
     }
 
     @Test("--from/--to cut the range; --target-gwh moves the target line")
-    func rangeAndTarget() throws {
+    func rangeAndTarget() async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (plant, store) = try Self.fixture(dir)
+        let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("day2.html")
         let from = Self.start + 24 * hourMs, to = Self.start + 48 * hourMs
         let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out,
@@ -205,10 +205,10 @@ struct ReportTests {
         (["--from", "yesterday"], 2, "--from"), (["--from", "2026-11-02T00:00:00Z", "--to", "2026-11-01T00:00:00Z"], 2, "--to"),
         (["--from", "2020-01-01T00:00:00Z", "--to", "2020-01-02T00:00:00Z"], 1, "no 1h rows"),
     ])
-    func errors(flags: [String], status: Int32, mention: String) throws {
+    func errors(flags: [String], status: Int32, mention: String) async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (plant, store) = try Self.fixture(dir)
+        let (plant, store) = try await Self.fixture(dir)
         var args = ["report", "--store", "sqlite:" + store, "--plant", plant, "--out", dir.path("r.html")]
         if !flags.contains("--site") { args += ["--site", "demo"] }
         let run = try CLITests.takt(args + flags)
@@ -221,13 +221,13 @@ struct ReportTests {
     // MARK: the checker is a real test: an empty chart fails it
 
     @Test("the checker fails when any chart is empty", arguments: ["cumulative", "hourly", "oee", "bottlenecks", "plan"])
-    func emptyChartFails(part: String) throws {
+    func emptyChartFails(part: String) async throws {
         let dir = try TempDir()
         defer { dir.remove() }
-        let (plant, path) = try Self.fixture(dir)
+        let (plant, path) = try await Self.fixture(dir)
         let store = try SQLiteRollupStore(path: path, readOnly: true)
         let plantValue = try Plant.load(yaml: String(contentsOfFile: plant, encoding: .utf8), fileName: plant)
-        var data = try ReportData.load(store: store, plant: plantValue, from: nil, to: nil, targetGWh: 55)
+        var data = try await ReportData.load(store: store, plant: plantValue, from: nil, to: nil, targetGWh: 55)
         let expected = Self.expected()
         #expect(Self.check(ReportHTML.render(data), against: expected).isEmpty)
         switch part {
@@ -311,18 +311,18 @@ struct ReportTests {
 
     @Test("headless Chromium renders the report: a 1280 × 2400 PNG that is not blank",
           .enabled(if: ProcessInfo.processInfo.environment["TAKT_SKIP_CHROMIUM"] != "1", "TAKT_SKIP_CHROMIUM=1"))
-    func chromiumRenders() throws {
+    func chromiumRenders() async throws {
         _ = try #require(Self.chromium, "chromium is not installed: TAKT_WITH_CHROMIUM=1 scripts/install-deps.sh (or TAKT_SKIP_CHROMIUM=1)")
         let dir = try TempDir()
         defer { dir.remove() }
-        let (plant, store) = try Self.fixture(dir)
+        let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("report.html")
         let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
         #expect(run.status == 0, "\(run.stderr)")
         let report = try Self.screenshot(try String(contentsOfFile: out, encoding: .utf8), dir: dir, name: "report")
         let blank = try Self.screenshot("<!DOCTYPE html><html><body></body></html>", dir: dir, name: "blank")
         // The same page with every chart emptied (axes, titles and legends stay).
-        var emptied = try ReportData.load(store: SQLiteRollupStore(path: store, readOnly: true),
+        var emptied = try await ReportData.load(store: SQLiteRollupStore(path: store, readOnly: true),
                                           plant: Plant.load(yaml: Self.plantYAML, fileName: "plant.yaml"),
                                           from: nil, to: nil, targetGWh: 55)
         emptied.cumulative = []

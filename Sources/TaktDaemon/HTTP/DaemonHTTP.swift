@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
 import TaktCore
 import TaktStore
 
@@ -13,29 +14,18 @@ import TaktStore
 ///   of `takt query --format json`, byte for byte (contract section 5 semantics); a bad or
 ///   missing parameter is 400 with one line naming it.
 enum DaemonHTTP {
-    /// `host:port`, `:port` or `port` → Hummingbird's bind address (host defaults to 127.0.0.1).
-    static func bindAddress(_ text: String) throws(DaemonConfigurationError) -> BindAddress {
-        var host = "127.0.0.1"
-        var portText = Substring(text)
-        if let colon = text.lastIndex(of: ":") {
-            let given = text[..<colon]
-            if !given.isEmpty { host = String(given.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))) }
-            portText = text[text.index(after: colon)...]
-        }
-        guard let port = Int(portText), (1...65535).contains(port) else {
-            throw DaemonConfigurationError("--http: '\(text)' is not an address like 127.0.0.1:9464, :9464 or off")
-        }
-        return .hostname(host, port: port)
-    }
-
-    static func application(address: BindAddress, pipeline: Pipeline, store: any RollupStore,
-                            status: @escaping @Sendable () -> [UInt8], logger: Logger) -> some ApplicationProtocol {
+    /// The application (a `Service`). Handlers read the store on its reader threads and the
+    /// counters under their locks; none waits for the committer.
+    static func application(address: BindAddress, intake: Intake, committer: CommitterStatistics, store: any RollupStore,
+                            status: @escaping @Sendable () -> [UInt8], logger: Logger) -> some ApplicationProtocol & Service {
         let router = Router()
         router.get("healthz") { _, _ -> Response in
             json(status())
         }
         router.get("metrics") { _, _ -> Response in
-            let text = await pipeline.statistics().prometheusText
+            let s = intake.statistics()
+            let text = PipelineStatistics(sites: s.sites, committer: committer.snapshot, journalOffset: s.journalOffset,
+                                          pendingEvents: s.pendingEvents).prometheusText
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                             body: .init(byteBuffer: ByteBuffer(string: text)))
         }
@@ -49,7 +39,7 @@ enum DaemonHTTP {
                 }
                 let from = try time(parameter("from"), "from")
                 let to = try time(parameter("to"), "to")
-                let rows = try store.rows(site: site, line: parameter("line"), station: parameter("station"),
+                let rows = try await store.rows(site: site, line: parameter("line"), station: parameter("station"),
                                           tier: tier, from: from, to: to)
                 var bytes: [UInt8] = []
                 WindowRow.writeJSONArray(rows, into: &bytes)
@@ -76,7 +66,7 @@ enum DaemonHTTP {
 /// A snapshot of the pipeline's counters for `/metrics`.
 struct PipelineStatistics: Sendable {
     var sites: [SiteCounters]
-    var commits: Int
+    var committer: CommitterStatistics.Snapshot
     var journalOffset: Int64
     var pendingEvents: Int
 
@@ -95,7 +85,14 @@ struct PipelineStatistics: Sendable {
         family("takt_dead_letters_total", "counter", "Messages rejected as dead letters (of a known site).", perSite(\.deadLetters))
         family("takt_seq_missing", "gauge", "Gaps in the sources' seq (messages never received).", perSite(\.missing))
         family("takt_site_horizon_ms", "gauge", "The site's newest event time, epoch ms.", perSite(\.horizon))
-        family("takt_commits_total", "counter", "Store transactions committed since start.", [("", String(commits))])
+        family("takt_commits_total", "counter", "Store transactions committed since start.", [("", String(committer.commits))])
+        family("takt_commit_delay_seconds_max", "gauge",
+               "Longest time from a batch becoming due (full, or its commit interval over) to the end of its transaction.",
+               [("", String(committer.maxCommitDelaySeconds))])
+        family("takt_commit_delay_seconds_sum", "counter", "Sum of those times (divide by takt_commits_total for the mean).",
+               [("", String(committer.commitDelaySumSeconds))])
+        family("takt_publishes_skipped_total", "counter", "Publishes skipped because the publisher was closed at shutdown.",
+               [("", String(committer.unpublished))])
         family("takt_journal_offset_bytes", "gauge", "Journal offset of the last message given to the pipeline.", [("", String(journalOffset))])
         family("takt_pending_events", "gauge", "Messages processed but not yet committed.", [("", String(pendingEvents))])
         return out

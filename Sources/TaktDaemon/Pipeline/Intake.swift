@@ -14,6 +14,9 @@ struct PendingCommit: Sendable {
     var deadLetters: [DeadLetterMessage]
     /// Messages (events and dead letters) the batch covers.
     var events: Int
+    /// When the batch became due (continuous clock): the moment a full batch was drained, or the
+    /// end of the commit interval for a timed drain. Commit delay = commit end − this.
+    var dueAt: ContinuousClock.Instant
 
     var isEmpty: Bool {
         batch.updates.isEmpty && batch.stations.isEmpty && batch.sites.isEmpty && deadLetters.isEmpty
@@ -25,7 +28,9 @@ struct PendingCommit: Sendable {
 /// callback returns, so before the PUBACK), then decode, validate, dedup and window aggregation
 /// in place. Nothing is copied or allocated per message, and nothing wakes another thread per
 /// message: every `commitMaxEvents` events the aggregator is drained into a ``PendingCommit``
-/// and queued for the committer, which also drains by time (``take(_:)``).
+/// and queued for the committer, which also drains by time (``take(_:)``). The committer sleeps
+/// on `signal`, raised when a batch is queued and when the first event after a drain arrives
+/// (which starts the commit interval): no polling.
 ///
 /// Invariants: the journal offset of a drained batch is the end of the last journal record its
 /// events came from (journal order = ingest order, one network thread), and those records are
@@ -54,6 +59,8 @@ final class Intake: @unchecked Sendable {
     /// Longest single wait for queue space, seconds (well below the intake's keep-alive).
     private let maxWait: TimeInterval
     private let sites: [String]
+    /// Wakes the committer (see the type's comment).
+    let signal: CommitSignal
 
     // Everything below is guarded by `condition`.
     private let condition = NSCondition()
@@ -64,6 +71,8 @@ final class Intake: @unchecked Sendable {
     private var deadLetters: [DeadLetterMessage] = []
     private var queue: [PendingCommit] = []
     private var lastDrain = ContinuousClock.now
+    /// When the oldest pending event arrived (valid while `pendingEvents > 0`).
+    private var firstPending = ContinuousClock.now
     private var lastDroppedCount: Int64?
     private var finished = false
 
@@ -83,6 +92,7 @@ final class Intake: @unchecked Sendable {
         self.maxQueued = max(1, maxQueued)
         self.maxWait = maxWait
         self.logger = logger
+        self.signal = CommitSignal()
     }
 
     /// The intake connection's message handler (its network thread).
@@ -166,11 +176,21 @@ final class Intake: @unchecked Sendable {
             return nil
         case .due(let interval):
             guard pendingEvents > 0, ContinuousClock.now - lastDrain >= interval else { return nil }
+            let pending = drainLocked(dueAt: max(lastDrain + interval, firstPending))
+            return pending.isEmpty ? nil : pending
         case .everything:
             break
         }
-        let pending = drainLocked()
+        let pending = drainLocked(dueAt: .now)
         return pending.isEmpty ? nil : pending
+    }
+
+    /// When the events pending now become due under a commit `interval` (the last drain +
+    /// `interval`); nil when nothing is pending or a drained batch already waits.
+    func drainDeadline(interval: Duration) -> ContinuousClock.Instant? {
+        condition.lock()
+        defer { condition.unlock() }
+        return queue.isEmpty && pendingEvents > 0 ? lastDrain + interval : nil
     }
 
     /// Called when the committer stops taking batches (the intake is closing, or a commit
@@ -208,15 +228,19 @@ final class Intake: @unchecked Sendable {
         }
         pendingEvents += 1
         if pendingEvents >= commitMaxEvents {
-            queue.append(drainLocked())
+            queue.append(drainLocked(dueAt: .now))
+            signal.raise()
+        } else if pendingEvents == 1 {
+            firstPending = .now
+            signal.raise()  // the commit interval starts: the committer sets its deadline
         }
     }
 
-    private func drainLocked() -> PendingCommit {
+    private func drainLocked(dueAt: ContinuousClock.Instant) -> PendingCommit {
         // The batch's offset must be in the file before the store can record it.
         if !journal.writeBuffered() { journalFailed() }
         let pending = PendingCommit(batch: aggregator.drainCommit(journalOffset: offset), deadLetters: deadLetters,
-                                    events: pendingEvents)
+                                    events: pendingEvents, dueAt: dueAt)
         deadLetters = []
         pendingEvents = 0
         lastDrain = .now

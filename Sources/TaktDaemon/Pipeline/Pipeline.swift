@@ -1,13 +1,16 @@
 import Foundation
 import Logging
 import MQTT
+import Synchronization
 import TaktCore
 import TaktStore
 
 /// The committer: takes drained batches from the ``Intake`` (which aggregates on the network
 /// thread), writes each to the store in one transaction, then publishes its dead letters and
 /// the rows that changed on the metrics topics. One actor, so commits happen one at a time and
-/// in drain order.
+/// in drain order; the store does its work on its own threads (the actor only awaits it), and
+/// nothing else — HTTP included — ever waits on this actor (its counters are in
+/// ``CommitterStatistics``).
 actor Pipeline {
     private let intake: Intake
     private let store: any RollupStore
@@ -17,7 +20,11 @@ actor Pipeline {
     /// `1m` rows whose window ended this long (ms) before the oldest site horizon are deleted.
     private let minuteRetentionMs: Int64
     private var lastPrune = ContinuousClock.now
-    private(set) var commits = 0
+    /// Set once a publish failed because the publisher was closed (shutdown with the broker
+    /// unreachable): the rest is committed without publishing.
+    private var publisherGone = false
+    /// Counters for `/metrics`, readable from any thread.
+    nonisolated let statistics = CommitterStatistics()
 
     init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
          minuteRetentionMs: Int64, logger: Logger) {
@@ -27,12 +34,6 @@ actor Pipeline {
         self.journal = journal
         self.publisher = publisher
         self.logger = logger
-    }
-
-    /// The counters `/metrics` shows.
-    func statistics() -> PipelineStatistics {
-        let s = intake.statistics()
-        return PipelineStatistics(sites: s.sites, commits: commits, journalOffset: s.journalOffset, pendingEvents: s.pendingEvents)
     }
 
     /// Commits every batch the intake hands out under `policy` (see ``Intake/Take``).
@@ -49,33 +50,33 @@ actor Pipeline {
         // Before the commit that counts them: a crash in between replays their messages, and the
         // replay publishes them again (at least once).
         for letter in pending.deadLetters {
-            try await publisher.publish(topic: OutboundTopic.deadLetter, payload: letter.bytes, qos: .atLeastOnce)
+            try await publish(topic: OutboundTopic.deadLetter, payload: letter.bytes, retain: false)
         }
         var rows: [WindowRow] = []
         if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty {
             do {
-                rows = try store.commit(batch, returning: .outputStations)
+                rows = try await store.commit(batch, returning: .outputStations)
             } catch {
                 // The drained deltas exist only in memory now; carrying on would lose them. Stop,
                 // and let the restart replay the journal from the last committed offset.
                 logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
                 throw error
             }
-            commits += 1
+            statistics.committed(delay: ContinuousClock.now - pending.dueAt)
             journal.release(before: batch.journalOffset)
         }
         try await publish(rows)
-        if ContinuousClock.now - lastPrune >= .seconds(60) { pruneMinuteRows() }
+        if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
     }
 
     /// Deletes `1m` rows that no event can reach any more: their window ended `minute_retention`
     /// (≥ `max_age`) before the oldest site horizon, so a late event for them is `too_old`
     /// anyway. `1h` and `1d` rows are kept. Runs at most once a minute and at shutdown.
-    func pruneMinuteRows() {
+    func pruneMinuteRows() async {
         lastPrune = .now
         guard let oldest = intake.oldestHorizon() else { return }
         do {
-            let deleted = try store.pruneRows(tier: .minute, endingAtOrBefore: oldest - minuteRetentionMs)
+            let deleted = try await store.pruneRows(tier: .minute, endingAtOrBefore: oldest - minuteRetentionMs)
             if deleted > 0 { logger.info("pruned \(deleted) 1m rows older than the minute retention") }
         } catch {
             logger.error("pruning 1m rows failed: \(error)")
@@ -87,15 +88,57 @@ actor Pipeline {
     private func publish(_ rows: [WindowRow]) async throws {
         var siteWindows: [String: (site: String, tier: WindowTier, start: Int64)] = [:]
         for row in rows {
-            try await publisher.publish(topic: OutboundTopic.metrics(site: row.site, line: row.line, tier: row.window),
-                                        payload: row.jsonBytes, qos: .atLeastOnce, retain: true)
+            try await publish(topic: OutboundTopic.metrics(site: row.site, line: row.line, tier: row.window),
+                              payload: row.jsonBytes, retain: true)
             siteWindows["\(row.site)/\(row.window.rawValue)/\(row.start)"] = (row.site, row.window, row.start)
         }
         for window in siteWindows.values.sorted(by: { ($0.site, $0.tier.rawValue, $0.start) < ($1.site, $1.tier.rawValue, $1.start) }) {
-            if let siteRow = try store.siteRow(site: window.site, tier: window.tier, start: window.start) {
-                try await publisher.publish(topic: OutboundTopic.siteMetrics(site: window.site, tier: window.tier),
-                                            payload: siteRow.jsonBytes, qos: .atLeastOnce, retain: true)
+            if let siteRow = try await store.siteRow(site: window.site, tier: window.tier, start: window.start) {
+                try await publish(topic: OutboundTopic.siteMetrics(site: window.site, tier: window.tier),
+                                  payload: siteRow.jsonBytes, retain: true)
             }
         }
     }
+
+    /// One QoS 1 publish. A publisher closed at shutdown (the broker was unreachable) is not an
+    /// error: the rows are in the store, and retained metrics are published again with the
+    /// window's next revision.
+    private func publish(topic: String, payload: [UInt8], retain: Bool) async throws {
+        guard !publisherGone else { return statistics.notPublished() }
+        do {
+            try await publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: retain)
+        } catch let error as MosquittoError where error.kind == .closed {
+            publisherGone = true
+            statistics.notPublished()
+            logger.warning("publisher closed: committing the rest without publishing metrics or dead letters")
+        }
+    }
+}
+
+/// The committer's counters, updated by the ``Pipeline`` and read by `/metrics` from any thread.
+final class CommitterStatistics: Sendable {
+    struct Snapshot: Sendable {
+        /// Store transactions committed since start.
+        var commits = 0
+        /// Longest time from a batch becoming due to its transaction's end, seconds.
+        var maxCommitDelaySeconds = 0.0
+        /// Sum of those times, seconds (with `commits`: the mean).
+        var commitDelaySumSeconds = 0.0
+        /// Publishes skipped because the publisher was closed at shutdown.
+        var unpublished = 0
+    }
+    private let state = Mutex(Snapshot())
+
+    func committed(delay: Duration) {
+        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        state.withLock { s in
+            s.commits += 1
+            s.commitDelaySumSeconds += seconds
+            s.maxCommitDelaySeconds = max(s.maxCommitDelaySeconds, seconds)
+        }
+    }
+
+    func notPublished() { state.withLock { $0.unpublished += 1 } }
+
+    var snapshot: Snapshot { state.withLock { $0 } }
 }

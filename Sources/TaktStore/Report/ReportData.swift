@@ -157,18 +157,18 @@ extension ReportData {
     /// - Throws: ``StoreError``, or ``LoadError/noData(site:from:to:)`` when the range is empty.
     /// - Complexity: one query for the lines' rows, one per station of the plant file.
     public static func load(store: any RollupStore, plant: Plant, from: Int64?, to: Int64?,
-                            targetGWh: Double, planLookback: String = "7d", planLookbackMs: Int64 = 7 * 86_400_000) throws -> ReportData {
+                            targetGWh: Double, planLookback: String = "7d", planLookbackMs: Int64 = 7 * 86_400_000) async throws -> ReportData {
         let site = plant.site
         let upper: Int64
         if let to {
             upper = to
         } else {
-            guard let newest = try store.newestWindowStart(site: site, tier: .hour) else {
+            guard let newest = try await store.newestWindowStart(site: site, tier: .hour) else {
                 throw LoadError.noData(site: site, from: from, to: to)
             }
             upper = newest + WindowTier.hour.fixedLengthMs!
         }
-        let rows = try store.rows(site: site, line: nil, station: nil, tier: .hour, from: from ?? 0, to: upper)
+        let rows = try await store.rows(site: site, line: nil, station: nil, tier: .hour, from: from ?? 0, to: upper)
         guard let first = rows.first else { throw LoadError.noData(site: site, from: from, to: to) }
         let lower = from ?? first.start
 
@@ -195,7 +195,7 @@ extension ReportData {
         var downtimes: [StationDowntime] = []
         for line in plant.lines {
             for station in line.stations {
-                let stationRows = try store.rows(site: site, line: line.id, station: station.id, tier: .hour, from: lower, to: upper)
+                let stationRows = try await store.rows(site: site, line: line.id, station: station.id, tier: .hour, from: lower, to: upper)
                 var planned = 0.0, run = 0.0
                 for r in stationRows {
                     planned += r.plannedS
@@ -211,7 +211,7 @@ extension ReportData {
         }
 
         // (5) the plan, as of the end of the range.
-        let planInput = try CapacityPlanInput.load(store: store, plant: plant, targetGWh: targetGWh, asOfMs: upper, year: nil,
+        let planInput = try await CapacityPlanInput.load(store: store, plant: plant, targetGWh: targetGWh, asOfMs: upper, year: nil,
                                                    lookback: planLookback, lookbackMs: planLookbackMs)
         let plan = CapacityPlanner.plan(planInput)
 

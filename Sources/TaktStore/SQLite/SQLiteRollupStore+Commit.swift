@@ -3,7 +3,7 @@ import GRDB
 import TaktCore
 
 extension SQLiteRollupStore {
-    public func commit(_ batch: CommitBatch, returning: CommittedRows) throws -> [WindowRow] {
+    public func commit(_ batch: CommitBatch, returning: CommittedRows) async throws -> [WindowRow] {
         for u in batch.updates { try Self.validate(u) }
         guard batch.journalOffset >= 0 else { throw StoreError.invalidUpdate("journal offset \(batch.journalOffset) < 0") }
         // The batch's updates of one key, merged in batch order into one delta row (revision =
@@ -18,7 +18,7 @@ extension SQLiteRollupStore {
             deltas[RowID(u.key), default: StoredWindow(empty: u.key)].apply(u)
         }
         let rows = Array(deltas.values)
-        let committed: [StoredWindow] = try write { db in
+        let committed: [StoredWindow] = try await write { db in
             let upsert = WindowRowUpsert(try db.cachedStatement(sql: Self.upsertSQL), returning: false)
             let upsertReturning = WindowRowUpsert(
                 try db.cachedStatement(sql: Self.upsertSQL + " RETURNING \(WindowRowUpsert.returnedColumns)"), returning: true)
@@ -83,8 +83,8 @@ extension SQLiteRollupStore {
             ideal_cycle_s = excluded.ideal_cycle_s, is_output = excluded.is_output
         """
 
-    public func loadState() throws -> StoreState {
-        try read { db in
+    public func loadState() async throws -> StoreState {
+        try await read { db in
             let offset = try Int64.fetchOne(db, sql: "SELECT offset_bytes FROM journal_state WHERE id = 1") ?? 0
             let stations = try Row.fetchAll(db, sql: """
                 SELECT site, line, station, dedup, timeline FROM station_snapshot ORDER BY site, line, station

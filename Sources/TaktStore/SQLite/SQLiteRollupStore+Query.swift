@@ -2,10 +2,10 @@ import GRDB
 import TaktCore
 
 extension SQLiteRollupStore {
-    public func rows(site: String, line: String?, station: String?, tier: WindowTier, from: Int64, to: Int64) throws -> [WindowRow] {
+    public func rows(site: String, line: String?, station: String?, tier: WindowTier, from: Int64, to: Int64) async throws -> [WindowRow] {
         if station != nil && line == nil { throw StoreError.invalidQuery("a station needs its line") }
         guard from < to else { return [] }
-        return try read { db in
+        return try await read { db in
             let stored: [StoredWindow]
             switch (line, station) {
             case let (line?, station?):
@@ -28,23 +28,23 @@ extension SQLiteRollupStore {
         }
     }
 
-    public func siteRow(site: String, tier: WindowTier, start: Int64) throws -> WindowRow? {
-        try read { db in
+    public func siteRow(site: String, tier: WindowTier, start: Int64) async throws -> WindowRow? {
+        try await read { db in
             let lines = try Self.outputRows(db, site: site, tier: tier, from: start, to: start &+ 1)
             return Self.withSiteRows(lines, site: site, tier: tier).last { $0.line == OutboundTopic.siteLine }
         }
     }
 
-    public func newestWindowStart(site: String, tier: WindowTier) throws -> Int64? {
-        try read { db in
+    public func newestWindowStart(site: String, tier: WindowTier) async throws -> Int64? {
+        try await read { db in
             try Int64.fetchOne(db, sql: "SELECT MAX(start_ms) FROM window_row WHERE site = ? AND tier = ?",
                                arguments: [site, tier.rawValue])
         }
     }
 
     @discardableResult
-    public func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) throws -> Int {
-        try write { db in
+    public func pruneRows(tier: WindowTier, endingAtOrBefore before: Int64) async throws -> Int {
+        try await write { db in
             try db.execute(sql: "DELETE FROM window_row WHERE tier = ? AND end_ms <= ?", arguments: [tier.rawValue, before])
             return db.changesCount
         }
@@ -92,8 +92,8 @@ extension SQLiteRollupStore {
 
 extension SQLiteRollupStore {
     /// SQLite's plan of the site-wide query (tests check that it uses `window_row_output`).
-    func explainOutputQuery() throws -> String {
-        try read { db in
+    func explainOutputQuery() async throws -> String {
+        try await read { db in
             try Row.fetchAll(db, sql: """
                 EXPLAIN QUERY PLAN SELECT \(StoredWindow.columns) FROM window_row
                 WHERE site = ? AND tier = ? AND is_output = 1 AND start_ms >= ? AND start_ms < ?

@@ -72,7 +72,7 @@ extension SQLiteRollupStore {
 
 extension SQLiteRollupStore {
     /// The identifiers of the migrations applied to this file, in order (diagnostics, tests).
-    public func appliedMigrations() throws -> [String] {
-        try read { db in try Self.migrator.appliedMigrations(db) }
+    public func appliedMigrations() async throws -> [String] {
+        try await read { db in try Self.migrator.appliedMigrations(db) }
     }
 }

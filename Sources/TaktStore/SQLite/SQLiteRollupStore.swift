@@ -101,20 +101,22 @@ public final class SQLiteRollupStore: RollupStore {
         return .database("\(error)")
     }
 
-    /// Runs `body` in a read transaction.
-    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+    /// Runs `body` in a read transaction on one of GRDB's reader queues (concurrent with the
+    /// writer in WAL mode); the calling task suspends meanwhile.
+    func read<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         do {
-            return try reader.read(body)
+            return try await reader.read(body)
         } catch {
             throw Self.storeError(error)
         }
     }
 
-    /// Runs `body` in one write transaction (rolled back when it throws).
-    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) throws(StoreError) -> T {
+    /// Runs `body` in one write transaction (rolled back when it throws) on GRDB's writer
+    /// queue; the calling task suspends meanwhile.
+    func write<T: Sendable>(_ body: @Sendable (Database) throws -> T) async throws(StoreError) -> T {
         guard let writer else { throw .database("the store is open read-only") }
         do {
-            return try writer.write(body)
+            return try await writer.write(body)
         } catch {
             throw Self.storeError(error)
         }
