@@ -10,12 +10,12 @@ struct TaktSim: AsyncParsableCommand {
         commandName: "takt-sim",
         abstract: "Simulates a plant's production lines and publishes their MQTT traffic, with exact ground truth.",
         discussion: """
-            Publishes takt/v1/{site}/{line}/{station}/unit and .../state messages (contract sections 1-2) \
+            Publishes takt/v1/{site}/{line}/{station}/unit and .../state messages (docs/protocol.md sections 1-2) \
             for every station of the plant file, from a deterministic discrete-event simulation. \
             Same plant, seed and flags: the same messages, byte for byte. See docs/simulator.md.
             """)
 
-    @Option(help: ArgumentHelp("The plant file (YAML, contract section 7).", valueName: "file"))
+    @Option(help: ArgumentHelp("The plant file (YAML, docs/protocol.md section 7).", valueName: "file"))
     var plant: String
 
     @Option(help: ArgumentHelp("Broker to publish to, mqtt://host:port (default mqtt://127.0.0.1:1883).", valueName: "url"))

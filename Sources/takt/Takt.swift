@@ -11,7 +11,7 @@ struct Takt: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "takt",
         abstract: "Reads Takt's production-line rollups.",
-        discussion: "See CONTRACT.md section 5 and docs/store.md.",
+        discussion: "See docs/protocol.md section 5 and docs/store.md.",
         subcommands: [Query.self, Plan.self, Report.self])
 
     /// Parses, runs, and maps every error to the contract's exit codes and one stderr line.
