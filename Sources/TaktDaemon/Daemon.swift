@@ -85,7 +85,8 @@ public final class Daemon: Sendable {
             will: MQTTWill(topic: statusTopic, payload: status(online: false).bytes, qos: .atLeastOnce, retain: true),
             messageHandler: nil, messageBatchEnded: nil))
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
-                                minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs, logger: logger)
+                                minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
+                                slowCommit: .milliseconds(configuration.commitIntervalMs), logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake

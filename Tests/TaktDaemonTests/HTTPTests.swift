@@ -1,4 +1,6 @@
 import Foundation
+import TaktCore
+import TaktStore
 import Testing
 import TestSupport
 
@@ -78,5 +80,77 @@ struct HTTPTests {
         let daemon = try harness.startDaemon(extra: ["--http", "nowhere"])
         #expect(await daemon.exit(timeout: 30) == 2)
         #expect(harness.log("taktd.log").contains("--http"))
+    }
+
+    /// One prometheus sample (`name value` on a line of its own), or nil.
+    static func sample(_ name: String, in text: String) -> Double? {
+        for line in text.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.dropFirst(name.count + 1))
+        }
+        return nil
+    }
+
+    @Test("100,000-row HTTP queries during full-speed ingest delay no commit by more than one commit interval")
+    func largeQueryDuringIngest() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        // 100,000 1h rows of demo/line-a/eol, 1970 onwards: what a 11-year-old store would hold.
+        try FileManager.default.createDirectory(atPath: harness.dataDirectory, withIntermediateDirectories: true)
+        let rowCount: Int64 = 100_000
+        do {
+            let store = try SQLiteRollupStore(path: "\(harness.dataDirectory)/takt.sqlite")
+            var batch: [WindowUpdate] = []
+            for hour in 0..<rowCount {
+                let key = WindowKey(site: "demo", line: "line-a", station: "eol", tier: .hour,
+                                    start: hour * 3_600_000, end: (hour + 1) * 3_600_000)
+                batch.append(WindowUpdate(key: key, good: 600, scrap: 1, energyKwh: 265, unitMessages: 0, cycle: CycleHistogram(),
+                                          runMs: 3_500_000, plannedMs: 3_600_000, idealCycleS: 6, isOutputStation: true))
+            }
+            _ = try await store.commit(CommitBatch(updates: batch, journalOffset: 0), returning: .outputStations)
+            try store.close()
+        }
+        let intervalMs = 250
+        try "journal_fsync: never\ncommit_interval_ms: \(intervalMs)\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+
+        // Full-speed ingest (QoS 1, as fast as the simulator publishes) while two clients keep
+        // asking for all 100,000 rows.
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(harness.binary("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
+                                    "--duration", "72h", "--seed", "21", "--truth", truthPath],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        let url = "\(base)/api/v1/windows?site=demo&line=line-a&station=eol&window=1h&from=0&to=\(rowCount * 3_600_000)"
+        let commitsBefore = Self.sample("takt_commits_total", in: String(decoding: try await Self.get("\(base)/metrics").body, as: UTF8.self)) ?? 0
+        let answers = try await withThrowingTaskGroup(of: [Int].self) { group in
+            for _ in 0..<2 {
+                group.addTask {
+                    var counts: [Int] = []
+                    for _ in 0..<3 {
+                        let (status, body) = try await Self.get(url)
+                        #expect(status == 200)
+                        counts.append((try JSONSerialization.jsonObject(with: body) as? [Any])?.count ?? -1)
+                    }
+                    return counts
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(answers == Array(repeating: Int(rowCount), count: 6))
+        let metrics = String(decoding: try await Self.get("\(base)/metrics").body, as: UTF8.self)
+        let commitsDuring = (Self.sample("takt_commits_total", in: metrics) ?? 0) - commitsBefore
+        #expect(await sim.exit(timeout: 300) == 0)
+        #expect(commitsDuring >= 5, "the queries did not overlap the ingest: \(commitsDuring) commits")
+        let maxDelay = try #require(Self.sample("takt_commit_delay_seconds_max", in: metrics))
+        #expect(maxDelay <= Double(intervalMs) / 1000, "a commit waited \(maxDelay) s (\(commitsDuring) commits during the queries)\n\(harness.log("taktd.log"))")
+
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 }

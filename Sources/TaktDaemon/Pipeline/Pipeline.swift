@@ -23,12 +23,15 @@ actor Pipeline {
     /// Set once a publish failed because the publisher was closed (shutdown with the broker
     /// unreachable): the rest is committed without publishing.
     private var publisherGone = false
+    /// A commit that ends this long after it was due is logged (one commit interval).
+    private let slowCommit: Duration
     /// Counters for `/metrics`, readable from any thread.
     nonisolated let statistics = CommitterStatistics()
 
     init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
-         minuteRetentionMs: Int64, logger: Logger) {
+         minuteRetentionMs: Int64, slowCommit: Duration, logger: Logger) {
         self.intake = intake
+        self.slowCommit = slowCommit
         self.minuteRetentionMs = minuteRetentionMs
         self.store = store
         self.journal = journal
@@ -53,6 +56,7 @@ actor Pipeline {
             try await publish(topic: OutboundTopic.deadLetter, payload: letter.bytes, retain: false)
         }
         var rows: [WindowRow] = []
+        let takenAt = ContinuousClock.now
         if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty {
             do {
                 rows = try await store.commit(batch, returning: .outputStations)
@@ -62,7 +66,12 @@ actor Pipeline {
                 logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
                 throw error
             }
-            statistics.committed(delay: ContinuousClock.now - pending.dueAt)
+            let committedAt = ContinuousClock.now
+            let delay = committedAt - pending.dueAt
+            statistics.committed(delay: delay)
+            if delay > slowCommit {
+                logger.notice("slow commit: due \(delay) ago; waited \(takenAt - pending.dueAt) to start, store \(committedAt - takenAt); \(pending.events) messages, \(batch.updates.count) rows")
+            }
             journal.release(before: batch.journalOffset)
         }
         try await publish(rows)

@@ -27,13 +27,14 @@ struct PublisherService: Service {
             }
             connected.open()
             logger.info("publisher connected to \(broker)")
-            try await gracefulShutdown()
         } catch let error as MosquittoError where error.kind == .closed {
             // Closed while connecting: the committer closes a publisher that cannot reach the
             // broker when the daemon shuts down.
         } catch is CancellationError {
             // Shut down before the broker was reached.
         }
+        // Returning before the group stops this service would be an unexpected end.
+        try? await gracefulShutdown()
         if case .connected = publisher.state {
             let publisher = self.publisher, statusTopic = self.statusTopic, offline = self.offline, timeout = flushTimeout
             let sent = await withTaskGroup(of: Bool.self) { group in

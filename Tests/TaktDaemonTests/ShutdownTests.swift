@@ -1,0 +1,115 @@
+import Foundation
+import TaktDaemon
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// SIGTERM at every phase of a run: the daemon exits 0 within 10 s and loses nothing — what was
+/// sent is counted exactly once after the next start.
+@Suite("taktd shutdown: SIGTERM at start-up, during replay, with the broker unreachable", .serialized)
+struct ShutdownTests {
+    /// `takt-sim --out` messages (no broker), written straight into the daemon's journal as a
+    /// daemon that received them and was killed before committing would have left them.
+    /// Returns the simulator's truth.
+    static func journalBacklog(_ harness: DaemonHarness, duration: String, seed: Int) throws -> [String: Any] {
+        let out = harness.directory.appendingPathComponent("messages.tsv").path
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        _ = try TestProcess.run(harness.binary("takt-sim"),
+                                ["--plant", harness.plant, "--speed", "max", "--duration", duration, "--seed", String(seed),
+                                 "--out", out, "--truth", truthPath], timeout: 300)
+        let journal = try Journal(directory: URL(fileURLWithPath: harness.dataDirectory).appendingPathComponent("journal"),
+                                  fsync: .never)
+        let text = try String(contentsOfFile: out, encoding: .utf8)
+        var count = 0
+        for line in text.split(separator: "\n") {
+            guard let tab = line.firstIndex(of: "\t") else { continue }
+            _ = try #require(journal.append(topic: String(line[..<tab]), payload: Array(line[line.index(after: tab)...].utf8)))
+            count += 1
+        }
+        journal.close()
+        #expect(count > 0)
+        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+    }
+
+    /// Polls the daemon's log until it contains `text` (or the time is up).
+    static func waitForLog(_ harness: DaemonHarness, _ text: String, timeout: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if harness.log("taktd.log").contains(text) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw TestSupportError("taktd never logged '\(text)': \(harness.log("taktd.log"))")
+    }
+
+    /// Starts the daemon once more, undisturbed, and checks every window against the truth.
+    static func restartAndCompare(_ harness: DaemonHarness, truth: [String: Any]) async throws {
+        let daemon = try harness.startDaemon()
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 120)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 10) == 0)
+    }
+
+    @Test("SIGTERM 0–300 ms after spawn (every start-up phase): exit 0 within 10 s each time; a backlog is then counted once")
+    func atStartUp() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let truth = try Self.journalBacklog(harness, duration: "6h", seed: 11)
+        for delayMs in [0, 5, 20, 50, 100, 200, 300] {
+            let daemon = try harness.startDaemon()
+            if delayMs > 0 { try await Task.sleep(for: .milliseconds(delayMs)) }
+            daemon.signal(SIGTERM)
+            let code = await daemon.exit(timeout: 10)
+            #expect(code == 0, "SIGTERM \(delayMs) ms after spawn: exit \(String(describing: code))\n\(harness.log("taktd.log"))")
+        }
+        try await Self.restartAndCompare(harness, truth: truth)
+    }
+
+    @Test("SIGTERM during the journal replay: the replay stops at a commit, exit 0 within 10 s; the next start replays the rest once")
+    func duringReplay() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let truth = try Self.journalBacklog(harness, duration: "100h", seed: 12)
+        let daemon = try harness.startDaemon()
+        try await Self.waitForLog(harness, "replaying ")
+        daemon.signal(SIGTERM)
+        let code = await daemon.exit(timeout: 10)
+        #expect(code == 0, "exit \(String(describing: code))\n\(harness.log("taktd.log"))")
+        #expect(harness.log("taktd.log").contains("replay stopped by shutdown"), "the signal came after the replay: \(harness.log("taktd.log"))")
+        try await Self.restartAndCompare(harness, truth: truth)
+    }
+
+    @Test("broker unreachable from the start (with a journal backlog): SIGTERM → exit 0 within 10 s; nothing of the backlog lost")
+    func brokerUnreachableAtStart() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let truth = try Self.journalBacklog(harness, duration: "6h", seed: 13)
+        let nowhere = "mqtt://127.0.0.1:\(try freeLoopbackPort())"
+        let daemon = try harness.startDaemon(extra: ["--broker", nowhere])
+        try await Task.sleep(for: .seconds(1.5))  // connecting, retrying with back-off
+        daemon.signal(SIGTERM)
+        let code = await daemon.exit(timeout: 10)
+        #expect(code == 0, "exit \(String(describing: code))\n\(harness.log("taktd.log"))")
+        try await Self.restartAndCompare(harness, truth: truth)
+    }
+
+    @Test("broker gone mid-run: SIGTERM → exit 0 within 10 s; the store holds exactly what was sent")
+    func brokerGoneMidRun() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--duration", "12h", "--seed", "14"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        harness.broker.kill()
+        try await Task.sleep(for: .seconds(1))  // both connections notice and start retrying
+        daemon.signal(SIGTERM)
+        let code = await daemon.exit(timeout: 10)
+        #expect(code == 0, "exit \(String(describing: code))\n\(harness.log("taktd.log"))")
+        #expect(try harness.mismatches(truth: truth).isEmpty)
+    }
+}
