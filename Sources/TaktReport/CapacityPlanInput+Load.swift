@@ -1,4 +1,5 @@
 import TaktCore
+import TaktStore
 
 extension CapacityPlanInput {
     /// Reads what ``CapacityPlanner/plan(_:)`` needs from `store`, as `takt plan` does: the

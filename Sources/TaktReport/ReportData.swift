@@ -1,5 +1,6 @@
 import Foundation
 import TaktCore
+import TaktStore
 
 /// Everything the HTML report shows, read from a store: the figures of its five parts, exact
 /// (nothing rounded; the renderer rounds for the labels and writes the exact values into
