@@ -79,26 +79,10 @@ return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oe
         func run() async throws {
             let (url, plant, lookbackMs, whatIf) = try checked()
             let store = try url.open(readOnly: true)
-            let asOf = try await store.newestWindowStart(site: site, tier: .hour).map { $0 + 3_600_000 }
-            let year = self.year
-                ?? CapacityPlanner.year(containing: (asOf ?? Int64(Date().timeIntervalSince1970 * 1000)) - 1, timeZone: plant.timeZone)
-            let yearBounds = CapacityPlanner.yearBounds(year, timeZone: plant.timeZone)
-            var sums: [String: LineSums] = [:]
-            var ytd: [String: Double] = [:]
-            for line in plant.lines {
-                if let asOf {
-                    var s = LineSums()
-                    for row in try await store.rows(site: site, line: line.id, station: nil, tier: .hour, from: asOf - lookbackMs, to: asOf) {
-                        s.add(row)
-                    }
-                    sums[line.id] = s
-                }
-                ytd[line.id] = try await store.rows(site: site, line: line.id, station: nil, tier: .day,
-                                              from: yearBounds.start, to: yearBounds.end).reduce(0) { $0 + $1.energyKwh }
-            }
-            let plan = CapacityPlanner.plan(CapacityPlanInput(
-                plant: plant, targetGWh: targetGWh, year: year, lookback: lookback, asOfMs: asOf,
-                lookbackSums: sums, ytdKWh: ytd, whatIf: whatIf))
+            let asOf = try await StoreReads.newestDataEnd(store, site: site)
+            let plan = CapacityPlanner.plan(try await CapacityPlanInput.load(
+                store: store, plant: plant, targetGWh: targetGWh, asOfMs: asOf, year: year,
+                lookback: lookback, lookbackMs: lookbackMs, ytdEnd: .wholeYear, whatIf: whatIf))
             let text: String
             switch format {
             case .json: text = plan.json + "\n"
