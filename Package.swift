@@ -76,9 +76,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The report and the plan's read model (HTML/SVG, tables, CSV, the plan-input loader):
+        // `takt` only; `taktd` does not link it.
+        .target(
+            name: "TaktReport",
+            dependencies: ["TaktCore", "TaktStore"],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "takt",
-            dependencies: ["TaktCore", "TaktStore", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["TaktCore", "TaktStore", "TaktReport",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),
 
@@ -114,6 +122,8 @@ let package = Package(
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+                    swiftSettings: swiftSettings),
+        .testTarget(name: "TaktReportTests", dependencies: ["TaktReport", "TaktStore", "TaktCore", "TestSupport"],
                     swiftSettings: swiftSettings),
         .testTarget(
             name: "TaktSimulationTests",

@@ -1,10 +1,15 @@
 import ArgumentParser
 import Foundation
 import TaktCore
+import TaktReport
 import TaktStore
 
 extension WindowTier: ExpressibleByArgument {}
-extension RowFormat: ExpressibleByArgument {}
+
+/// `--format` of `takt query`.
+enum RowFormat: String, CaseIterable, ExpressibleByArgument {
+    case table, json, csv
+}
 
 extension Takt {
     /// `takt query`: rollups of the windows that start in `[from, to)` (contract section 5).

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import TaktCore
+import TaktReport
 import TaktStore
 
 extension Takt {
     /// `takt report`: one self-contained HTML file with the site's charts and plan table. The
-    /// figures are ``ReportData`` and the page ``ReportHTML`` (TaktStore); this reads the flags
+    /// figures are ``ReportData`` and the page ``ReportHTML`` (TaktReport); this reads the flags
     /// and writes the file.
     struct Report: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -2,39 +2,15 @@ import Foundation
 import Testing
 import TaktCore
 import TaktStore
+import TestSupport
 
 /// `takt query` through the built binary (`swift build --build-tests` builds it next to the
 /// test bundle). Sync tests: `Process.waitUntilExit` must not block a Swift-concurrency thread.
 @Suite("takt query (binary)")
 struct CLITests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// The `takt` executable next to the test bundle (or in `.build/debug`).
-    static let binary: URL = {
-        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("takt")
-        if FileManager.default.isExecutableFile(atPath: besideTests.path) { return besideTests }
-        return URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .deletingLastPathComponent().appendingPathComponent(".build/debug/takt")
-    }()
-
-    static func takt(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting, so a large output cannot fill the pipe and block the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+    /// Runs the built `takt` (see ``TaktBinaries/run(_:_:)``).
+    static func takt(_ arguments: [String]) throws -> TaktBinaries.Run {
+        try TaktBinaries.run("takt", arguments)
     }
 
     /// Two lines over hours 0…2 of 2026-11-01 (UTC), in a closed store file.

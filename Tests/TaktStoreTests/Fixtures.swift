@@ -1,23 +1,8 @@
 import Foundation
 import TaktCore
 @testable import TaktStore
-
-/// A temporary directory removed when the value is dropped... by `remove()` (tests call it in
-/// `defer`).
-struct TempDir {
-    let url: URL
-
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("takt-store-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-
-    func remove() { try? FileManager.default.removeItem(at: url) }
-}
-
-let hourMs: Int64 = 3_600_000
+// TempDir, hourMs and TaktBinaries, for every file of this target (PlanCLITests among them).
+@_exported import TestSupport
 
 /// The key of an hour window `hour` hours after the epoch.
 func hourKey(site: String = "s", line: String, station: String, hour: Int64) -> WindowKey {

@@ -20,3 +20,34 @@ public enum TaktBinaries {
         packageRoot.appendingPathComponent(relativePath).path
     }
 }
+
+extension TaktBinaries {
+    /// How a program run by ``run(_:_:)`` ended: exit status and everything it printed.
+    public struct Run: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// Runs the built program `name` (`takt`, …) with `arguments` to completion: the one next to
+    /// the test bundle (`swift build --build-tests` builds it there), else ``path(_:)``'s.
+    ///
+    /// Blocks the calling thread until the program exits (`Process.waitUntilExit`).
+    public static func run(_ name: String, _ arguments: [String]) throws -> Run {
+        let besideTests = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent(name)
+        let process = Process()
+        process.executableURL = FileManager.default.isExecutableFile(atPath: besideTests.path)
+            ? besideTests : URL(fileURLWithPath: try path(name))
+        process.arguments = arguments
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting, so a large output cannot fill the pipe and block the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                   stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}

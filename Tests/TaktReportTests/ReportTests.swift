@@ -1,7 +1,9 @@
 import Foundation
 import Testing
 import TaktCore
-@testable import TaktStore
+import TaktReport
+import TaktStore
+import TestSupport
 
 /// `takt report`: a real SQLite store filled through `commit`, the built binary, the HTML it
 /// writes checked chart by chart against figures the test works out from its own inputs, then
@@ -163,7 +165,7 @@ struct ReportTests {
         defer { dir.remove() }
         let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("report.html")
-        let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
+        let run = try TaktBinaries.run("takt", ["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stderr.isEmpty)
         let html = try String(contentsOfFile: out, encoding: .utf8)
@@ -179,7 +181,7 @@ struct ReportTests {
         let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("day2.html")
         let from = Self.start + 24 * hourMs, to = Self.start + 48 * hourMs
-        let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out,
+        let run = try TaktBinaries.run("takt", ["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out,
                                      "--from", String(from), "--to", String(to), "--target-gwh", "30"])
         #expect(run.status == 0, "\(run.stderr)")
         let html = try String(contentsOfFile: out, encoding: .utf8)
@@ -211,7 +213,7 @@ struct ReportTests {
         let (plant, store) = try await Self.fixture(dir)
         var args = ["report", "--store", "sqlite:" + store, "--plant", plant, "--out", dir.path("r.html")]
         if !flags.contains("--site") { args += ["--site", "demo"] }
-        let run = try CLITests.takt(args + flags)
+        let run = try TaktBinaries.run("takt", args + flags)
         #expect(run.status == status, "\(run.stderr)")
         #expect(run.stderr.contains(mention), "\(run.stderr)")
         #expect(run.stderr.split(separator: "\n").count == 1)
@@ -317,7 +319,7 @@ struct ReportTests {
         defer { dir.remove() }
         let (plant, store) = try await Self.fixture(dir)
         let out = dir.path("report.html")
-        let run = try CLITests.takt(["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
+        let run = try TaktBinaries.run("takt", ["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out])
         #expect(run.status == 0, "\(run.stderr)")
         let report = try Self.screenshot(try String(contentsOfFile: out, encoding: .utf8), dir: dir, name: "report")
         let blank = try Self.screenshot("<!DOCTYPE html><html><body></body></html>", dir: dir, name: "blank")

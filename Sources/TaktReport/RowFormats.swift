@@ -1,47 +1,27 @@
 import Foundation
 import TaktCore
 
-/// `--format` of `takt query`.
-enum RowFormat: String, CaseIterable {
-    case table, json, csv
-}
-
 /// Renders window rows for people (table) and spreadsheets (CSV). JSON is ``WindowRow``'s own
 /// writer, so `--format json` prints exactly the bytes the daemon publishes.
-enum RowFormats {
+public enum RowFormats {
     /// An aligned table: window start (ISO, UTC), line, station, revision, counts, kWh, good/h,
     /// A/P/Q/OEE in percent (one decimal), cycle-time percentiles in ms; `-` for a missing value.
-    static func table(_ rows: [WindowRow]) -> String {
+    public static func table(_ rows: [WindowRow]) -> String {
         let header = ["start (UTC)", "line", "station", "rev", "good", "scrap", "kWh", "good/h",
                       "avail", "perf", "qual", "OEE", "p50 ms", "p90 ms", "p99 ms"]
-        let leftAligned: Set<Int> = [0, 1, 2]
         var cells: [[String]] = [header]
         cells.reserveCapacity(rows.count + 1)
         for r in rows {
             cells.append([
-                TimeFlags.iso(r.start), r.line, r.station ?? "-", "\(r.revision)", "\(r.good)", "\(r.scrap)",
+                ContractTime.iso(r.start), r.line, r.station ?? "-", "\(r.revision)", "\(r.good)", "\(r.scrap)",
                 fixed(r.energyKwh, 2), fixed(r.goodPerHour, 1),
-                percent(r.availability), percent(r.performance), percent(r.quality), percent(r.oee),
+                TextTable.percent(r.availability), TextTable.percent(r.performance), TextTable.percent(r.quality),
+                TextTable.percent(r.oee),
                 r.cycleMsP50.map(String.init) ?? "-", r.cycleMsP90.map(String.init) ?? "-",
                 r.cycleMsP99.map(String.init) ?? "-",
             ])
         }
-        var widths = [Int](repeating: 0, count: header.count)
-        for row in cells {
-            for (k, c) in row.enumerated() { widths[k] = max(widths[k], c.count) }
-        }
-        var out = ""
-        for row in cells {
-            var line = ""
-            for (k, c) in row.enumerated() {
-                let pad = String(repeating: " ", count: widths[k] - c.count)
-                if k > 0 { line += "  " }
-                line += leftAligned.contains(k) ? (k == row.count - 1 ? c : c + pad) : pad + c
-            }
-            while line.last == " " { line.removeLast() }
-            out += line + "\n"
-        }
-        return out
+        return TextTable.aligned(cells, leftAligned: [0, 1, 2])
     }
 
     /// The CSV columns: the window object's keys, `cycle_ms` flattened.
@@ -54,7 +34,7 @@ enum RowFormats {
     /// RFC 4180 CSV: a header and one record per row, CRLF line ends, fields quoted when they
     /// hold `,` `"` CR or LF. Numbers as in the JSON (epoch ms, shortest round-trip doubles);
     /// `null` is an empty field.
-    static func csv(_ rows: [WindowRow]) -> String {
+    public static func csv(_ rows: [WindowRow]) -> String {
         var out = csvHeader.joined(separator: ",") + "\r\n"
         for r in rows {
             let fields: [String] = [
@@ -87,10 +67,5 @@ enum RowFormats {
 
     static func fixed(_ v: Double, _ decimals: Int) -> String {
         String(format: "%.\(decimals)f", v)
-    }
-
-    static func percent(_ v: Double?) -> String {
-        guard let v else { return "-" }
-        return String(format: "%.1f%%", v * 100)
     }
 }

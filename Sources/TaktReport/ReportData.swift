@@ -1,5 +1,6 @@
 import Foundation
 import TaktCore
+import TaktStore
 
 /// Everything the HTML report shows, read from a store: the figures of its five parts, exact
 /// (nothing rounded; the renderer rounds for the labels and writes the exact values into
@@ -152,23 +153,18 @@ extension ReportData {
     /// - Parameters:
     ///   - from, to: the windows that start in `[from, to)`; `nil` is the whole stored data of
     ///     the site (from its oldest `1h` window to the end of its newest).
-    ///   - planLookbackMs: the lookback of the plan table (`takt plan`'s default 7 days); it
-    ///     ends at the end of the range, and its year-to-date year is the year of the range's end.
+    ///   - planLookbackMs: the lookback of the plan table, ms (`takt plan`'s default 7 days); it
+    ///     ends at the end of the range, and its year to date is that of the year of the range's
+    ///     end, up to the range's end (``CapacityPlanInput/load(store:plant:targetGWh:asOfMs:year:lookback:lookbackMs:ytdEnd:whatIf:)``).
     /// - Throws: ``StoreError``, or ``LoadError/noData(site:from:to:)`` when the range is empty.
     /// - Complexity: one query for the lines' rows, one per station of the plant file.
     public static func load(store: any RollupStore, plant: Plant, from: Int64?, to: Int64?,
                             targetGWh: Double, planLookback: String = "7d", planLookbackMs: Int64 = 7 * 86_400_000) async throws -> ReportData {
         let site = plant.site
-        let upper: Int64
-        if let to {
-            upper = to
-        } else {
-            guard let newest = try await store.newestWindowStart(site: site, tier: .hour) else {
-                throw LoadError.noData(site: site, from: from, to: to)
-            }
-            upper = newest + WindowTier.hour.fixedLengthMs!
-        }
-        let rows = try await store.rows(site: site, line: nil, station: nil, tier: .hour, from: from ?? 0, to: upper)
+        let end: Int64?
+        if let to { end = to } else { end = try await StoreReads.newestDataEnd(store, site: site) }
+        guard let upper = end else { throw LoadError.noData(site: site, from: from, to: to) }
+        let rows = try await StoreReads.rows(store, site: site, line: nil, tier: .hour, from: from ?? 0, to: upper)
         guard let first = rows.first else { throw LoadError.noData(site: site, from: from, to: to) }
         let lower = from ?? first.start
 
@@ -195,7 +191,8 @@ extension ReportData {
         var downtimes: [StationDowntime] = []
         for line in plant.lines {
             for station in line.stations {
-                let stationRows = try await store.rows(site: site, line: line.id, station: station.id, tier: .hour, from: lower, to: upper)
+                let stationRows = try await StoreReads.rows(store, site: site, line: line.id, station: station.id, tier: .hour,
+                                                            from: lower, to: upper)
                 var planned = 0.0, run = 0.0
                 for r in stationRows {
                     planned += r.plannedS
@@ -212,7 +209,7 @@ extension ReportData {
 
         // (5) the plan, as of the end of the range.
         let planInput = try await CapacityPlanInput.load(store: store, plant: plant, targetGWh: targetGWh, asOfMs: upper, year: nil,
-                                                   lookback: planLookback, lookbackMs: planLookbackMs)
+                                                         lookback: planLookback, lookbackMs: planLookbackMs, ytdEnd: .asOf)
         let plan = CapacityPlanner.plan(planInput)
 
         let year = CapacityPlanner.yearBounds(CapacityPlanner.year(containing: lower, timeZone: plant.timeZone),
