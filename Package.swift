@@ -65,10 +65,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Blocks SIGTERM/SIGINT at load time (a constructor), before any Swift code runs.
+        .target(name: "CTaktdStartup"),
         .executableTarget(
             name: "taktd",
             dependencies: [
-                "TaktDaemon",
+                "TaktDaemon", "CTaktdStartup",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

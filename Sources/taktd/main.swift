@@ -1,4 +1,5 @@
 import ArgumentParser
+import CTaktdStartup
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -120,7 +121,10 @@ actor ShutdownRequest {
     }
 }
 
-// First: a SIGTERM from now on is a clean shutdown (exit 0), even during start-up.
+// First: SIGTERM and SIGINT were blocked at load time (CTaktdStartup), so one sent while the
+// process was loading is pending; from here on each is a clean shutdown (exit 0), even during
+// start-up.
+precondition(takt_startup_signals_blocked() == 1, "CTaktdStartup's constructor did not run")
 let shutdown = await ShutdownRequest.trap()
 
 // glibc gives every thread that allocates its own malloc arena (up to 8 per core); the daemon's
