@@ -1,4 +1,4 @@
-import CMosquitto
+internal import CMosquitto
 
 // libmosquitto's callbacks. Top-level functions that capture nothing: they find the client's
 // core through the context pointer (an unretained reference; the retain is held from connect()
