@@ -155,11 +155,10 @@ final class ClientCore: @unchecked Sendable {
         _ = mosquittoLibrary
         self.configuration = configuration
         self.inbox = MessageInbox(capacity: max(1, configuration.inboxCapacity))
-        var pipeFDs: [Int32] = [-1, -1]
-        if configuration.messageHandler != nil && pipe2(&pipeFDs, O_NONBLOCK | O_CLOEXEC) != 0 {
-            pipeFDs = [-1, -1]  // falls back to mosquitto_loop
-        }
-        self.pollWakePipe = (pipeFDs[0], pipeFDs[1])
+        // Without the pipe (out of descriptors) the client uses `mosquitto_loop` throughout:
+        // still correct, only without acknowledge-after-batch.
+        self.pollWakePipe = configuration.messageHandler == nil ? (-1, -1)
+            : (try? POSIX.pipe(flags: O_NONBLOCK | O_CLOEXEC)) ?? (-1, -1)
         let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil)
         self.handle = handle
         if let handle {
@@ -179,16 +178,23 @@ final class ClientCore: @unchecked Sendable {
     deinit {
         if let handle { mosquitto_destroy(handle) }
         if pollWakePipe.read >= 0 {
-            Glibc.close(pollWakePipe.read)
-            Glibc.close(pollWakePipe.write)
+            // A failed close leaves nothing to do: the descriptor is released either way and
+            // nothing else holds it.
+            try? POSIX.close(pollWakePipe.read)
+            try? POSIX.close(pollWakePipe.write)
         }
     }
 
     /// Wakes the receiving loop's `poll` (after queueing a packet from another thread).
     private func kickPoll() {
         guard pollWakePipe.write >= 0 else { return }
-        var byte: UInt8 = 1
-        _ = Glibc.write(pollWakePipe.write, &byte, 1)
+        do {
+            _ = try withUnsafeBytes(of: UInt8(1)) { byte throws(POSIX.Error) in try POSIX.write(pollWakePipe.write, byte) }
+        } catch {
+            // A full pipe (EAGAIN) already holds a wake-up that `poll` has not consumed yet, so
+            // this one is not needed. Nothing else can fail: both ends stay open until deinit.
+            assert(error.wouldBlock, "wake-up pipe: \(error)")
+        }
     }
 
     var currentState: MQTTConnectionState { state.withLock { $0.connection } }
@@ -338,12 +344,25 @@ final class ClientCore: @unchecked Sendable {
         let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
         var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),
                    pollfd(fd: pollWakePipe.read, events: Int16(POLLIN), revents: 0)]
-        if poll(&fds, 2, 100) < 0 {
-            return errno == EINTR ? success : Int32(MOSQ_ERR_ERRNO.rawValue)
+        do {
+            try POSIX.poll(&fds, timeout: 100)
+        } catch {
+            errno = error.code  // MOSQ_ERR_ERRNO: the caller's MosquittoError reads errno for the text
+            return Int32(MOSQ_ERR_ERRNO.rawValue)
         }
         if fds[1].revents != 0 {
+            // Up to 32 wake-ups per turn; more leave the pipe readable and the next poll returns
+            // at once, which is right: each stands for a packet queued by another thread.
             var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
-            _ = withUnsafeMutableBytes(of: &bytes) { Glibc.read(pollWakePipe.read, $0.baseAddress, $0.count) }
+            do {
+                _ = try withUnsafeMutableBytes(of: &bytes) { buffer throws(POSIX.Error) in
+                    try POSIX.read(pollWakePipe.read, into: buffer)
+                }
+            } catch {
+                // EAGAIN: nothing left to drain (only this thread reads the pipe, so a readiness
+                // without bytes is spurious). Nothing else can fail on our own open pipe.
+                assert(error.wouldBlock, "wake-up pipe: \(error)")
+            }
         }
         if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
             let rc = readBurst(handle)
