@@ -1,0 +1,241 @@
+internal import CMosquitto
+import Foundation
+import Synchronization
+
+extension ClientCore {
+    // MARK: the network thread
+
+    /// Connects, runs libmosquitto's loop until the connection drops, backs off, reconnects —
+    /// until `close()`.
+    func runNetworkLoop() {
+        guard let handle else { return }
+        let policy = configuration.reconnect
+        var delay = policy.initialDelay
+        var firstAttempt = true
+        while !state.withLock({ $0.stopRequested }) {
+            setConnection(.connecting)
+            let rc = openConnection(handle, first: firstAttempt)
+            firstAttempt = false
+            if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
+                let error = MosquittoError(returnCode: rc)
+                let waiter: CheckedContinuation<Void, any Error>? = state.withLock { s in
+                    guard let waiter = s.connectWaiter, !policy.retryInitialConnection else { return nil }
+                    s.connectWaiter = nil
+                    s.stopRequested = true
+                    return waiter
+                }
+                setConnection(.disconnected(error))
+                waiter?.resume(throwing: error)
+            } else {
+                var rc = Int32(MOSQ_ERR_SUCCESS.rawValue)
+                while rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+                    if state.withLock({ $0.stopRequested }) {
+                        disconnectAndDrain(handle)
+                        break
+                    }
+                    rc = pollWakePipe.read >= 0 && state.withLock({ $0.isConnected })
+                        ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
+                }
+                let wasConnected: Bool = state.withLock { s in
+                    defer { if s.isConnected || s.connection == .connecting { s.connection = .disconnected(nil) } }
+                    return s.isConnected
+                }
+                if wasConnected {
+                    // on_disconnect did not run (libmosquitto skips it for some errors).
+                    connectionDropped(rc: rc)
+                }
+                // The first connection failed after the TCP connect but before a CONNACK (a TLS
+                // handshake that fails in the loop, a broker that hangs up): connect() must hear
+                // of it, unless it is meant to keep retrying.
+                let failedFirst: CheckedContinuation<Void, any Error>? = state.withLock { s in
+                    guard let waiter = s.connectWaiter, !policy.retryInitialConnection else { return nil }
+                    s.connectWaiter = nil
+                    s.stopRequested = true
+                    return waiter
+                }
+                if let failedFirst {
+                    let error = rc == Int32(MOSQ_ERR_SUCCESS.rawValue)
+                        ? MosquittoError(returnCode: Int32(MOSQ_ERR_CONN_LOST.rawValue)) : MosquittoError(returnCode: rc)
+                    setConnection(.disconnected(error))
+                    failedFirst.resume(throwing: error)
+                }
+            }
+            if state.withLock({ $0.stopRequested }) { break }
+            if state.withLock({ $0.connection }) == .connecting { delay = policy.initialDelay }
+            _ = wake.wait(timeout: .now() + delay)
+            delay = min(delay * 2, policy.maxDelay)
+        }
+        networkThreadEnded()
+    }
+
+    /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
+    static let receiveBurst = 512
+
+    /// One turn of the receiving loop (a client with a `messageHandler`, once connected): wait
+    /// for the socket or a wake-up, read every packet already waiting (up to `receiveBurst`) as
+    /// one batch for the handler, end the batch (`messageBatchEnded`), and only then write what
+    /// is queued (the PUBACKs of that batch) and do the keep-alive. `mosquitto_loop` cannot be
+    /// used for this: it writes a PUBACK in the same call that read its message.
+    private func pollOnce(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        let sock = mosquitto_socket(handle)
+        guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+        let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
+        var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),
+                   pollfd(fd: pollWakePipe.read, events: Int16(POLLIN), revents: 0)]
+        do {
+            try POSIX.poll(&fds, timeout: 100)
+        } catch {
+            errno = error.code  // MOSQ_ERR_ERRNO: the caller's MosquittoError reads errno for the text
+            return Int32(MOSQ_ERR_ERRNO.rawValue)
+        }
+        if fds[1].revents != 0 {
+            // Up to 32 wake-ups per turn; more leave the pipe readable and the next poll returns
+            // at once, which is right: each stands for a packet queued by another thread.
+            var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            do {
+                _ = try withUnsafeMutableBytes(of: &bytes) { buffer throws(POSIX.Error) in
+                    try POSIX.read(pollWakePipe.read, into: buffer)
+                }
+            } catch {
+                // EAGAIN: nothing left to drain (only this thread reads the pipe, so a readiness
+                // without bytes is spurious). Nothing else can fail on our own open pipe.
+                assert(error.wouldBlock, "wake-up pipe: \(error)")
+            }
+        }
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = readBurst(handle)
+            if rc != success { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != success { return rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    /// Reads packets until the socket has none left (a read would block) or `receiveBurst`;
+    /// messages reach the handler marked `acknowledgedAfterBatch`, and the batch is ended even
+    /// when the connection drops half-way.
+    ///
+    /// "A read would block" is `errno == EAGAIN` after `mosquitto_loop_read`. libmosquitto also
+    /// leaves EAGAIN behind when it queues a PUBACK: it writes a byte to its internal wake-up
+    /// socketpair, which only `mosquitto_loop` drains, so that pair is full after a few hundred
+    /// PUBACKs. `didReceive` therefore clears errno after the handler (the PUBACK is queued
+    /// before the message callback), so only the socket's own reads decide. (libmosquitto's
+    /// read loop, which keeps reading while TLS has decrypted bytes pending, stops on the same
+    /// errno; clearing it keeps that working too.)
+    private func readBurst(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        inBurst = true
+        defer {
+            inBurst = false
+            configuration.messageBatchEnded?()
+        }
+        for _ in 0..<Self.receiveBurst {
+            errno = 0
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != success { return rc }
+            if errno == EAGAIN || errno == EWOULDBLOCK || mosquitto_socket(handle) < 0 { break }
+        }
+        return success
+    }
+
+    /// TCP (+TLS) connect and CONNECT. MQTT 5 sends the session expiry property on every
+    /// attempt; libmosquitto's own `mosquitto_reconnect` would drop it.
+    private func openConnection(_ handle: OpaquePointer, first: Bool) -> Int32 {
+        let c = configuration
+        if c.protocolVersion == .v5 {
+            var properties: OpaquePointer? = nil
+            defer { mosquitto_property_free_all(&properties) }
+            if !c.cleanSession {
+                _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue),
+                                                 c.sessionExpiryInterval)
+            }
+            return mosquitto_connect_bind_v5(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive), nil, properties)
+        }
+        if first {
+            return mosquitto_connect(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive))
+        }
+        return mosquitto_reconnect(handle)
+    }
+
+    /// Sends DISCONNECT and runs the loop until it is written (at most ~1 s).
+    private func disconnectAndDrain(_ handle: OpaquePointer) {
+        guard mosquitto_disconnect(handle) == Int32(MOSQ_ERR_SUCCESS.rawValue) else { return }
+        let deadline = DispatchTime.now() + 1
+        while DispatchTime.now() < deadline {
+            if mosquitto_loop(handle, 50, 1) != Int32(MOSQ_ERR_SUCCESS.rawValue) { break }
+        }
+    }
+
+    // MARK: callbacks (libmosquitto's thread)
+
+    func didConnect(rc: Int32, flags: Int32) {
+        guard let handle else { return }
+        if rc != 0 {
+            let error = MosquittoError.connectionRefused(code: rc, protocolVersion: configuration.protocolVersion)
+            let waiter: CheckedContinuation<Void, any Error>? = state.withLock { s in
+                guard let waiter = s.connectWaiter else { return nil }
+                // Refused on the very first attempt (wrong password, bad client id): say so and stop.
+                s.connectWaiter = nil
+                s.stopRequested = true
+                return waiter
+            }
+            setConnection(.disconnected(error))
+            waiter?.resume(throwing: error)
+            return
+        }
+        let (waiter, subscriptions, lost) = state.withLock { s in
+            let waiter = s.connectWaiter
+            s.connectWaiter = nil
+            return (waiter, s.subscriptions, s.dropUnsentQoS0())
+        }
+        for (filter, qos) in subscriptions {
+            var mid: Int32 = 0
+            if mosquitto_subscribe(handle, &mid, filter, qos.rawValue) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+                // The SUBACK is read on this same thread later, so registering now cannot race it.
+                state.withLock { $0.subacks.ignore(mid) }
+            }
+        }
+        resumeAll(lost)
+        setConnection(.connected(sessionPresent: flags & 1 == 1))
+        waiter?.resume()
+    }
+
+    func didDisconnect(rc: Int32) {
+        connectionDropped(rc: rc)
+    }
+
+    private func connectionDropped(rc: Int32) {
+        let error: MosquittoError? = rc == 0 ? nil : MosquittoError(returnCode: rc)
+        let (lost, interrupted) = state.withLock { s in
+            (s.dropUnsentQoS0(), s.subacks.removeAll() + s.unsubacks.removeAll())
+        }
+        resumeAll(lost)
+        for waiter in interrupted { waiter.resume(returning: ClientCore.subackInterrupted) }
+        let closing = state.withLock { $0.stopRequested }
+        setConnection(.disconnected(closing ? nil : error))
+    }
+
+    func didReceive(_ message: UnsafePointer<mosquitto_message>) {
+        let m = message.pointee
+        let qos: MQTTQoS = m.qos == 0 ? .atMostOnce : .atLeastOnce
+        if let handler = configuration.messageHandler {
+            let topic = m.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let payload = UnsafeRawBufferPointer(start: m.payload, count: m.payload == nil ? 0 : Int(max(0, m.payloadlen)))
+            handler(MQTTReceivedMessage(topic: topic, payload: payload, qos: qos, retain: m.retain,
+                                         acknowledgedAfterBatch: inBurst))
+            if inBurst { errno = 0 }  // see readBurst
+            return
+        }
+        let topic = m.topic.map { String(cString: $0) } ?? ""
+        let payload: [UInt8]
+        if let bytes = m.payload, m.payloadlen > 0 {
+            payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(m.payloadlen)))
+        } else {
+            payload = []
+        }
+        inbox.push(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: m.retain))
+    }
+}
