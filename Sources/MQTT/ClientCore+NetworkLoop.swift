@@ -5,67 +5,60 @@ import Synchronization
 extension ClientCore {
     // MARK: the network thread
 
-    /// Connects, runs libmosquitto's loop until the connection drops, backs off, reconnects —
-    /// until `close()`.
-    func runNetworkLoop() {
-        guard let handle else { return }
+    /// The network thread's body: connect, serve the connection until it drops, back off,
+    /// reconnect — until the first connection fails or `close()` runs.
+    func runNetworkThread() {
+        if let handle { connectUntilStopped(handle) }  // connect() starts this thread only with one
+        networkThreadEnded()
+    }
+
+    private func connectUntilStopped(_ handle: OpaquePointer) {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let policy = configuration.reconnect
         var delay = policy.initialDelay
         var firstAttempt = true
-        while !state.withLock({ $0.stopRequested }) {
-            setConnection(.connecting)
+        while !transition({ $0.lifecycle.beginAttempt() }).endNetworkThread {
             let rc = openConnection(handle, first: firstAttempt)
             firstAttempt = false
-            if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) {
+            if rc != success {
                 let error = MosquittoError(returnCode: rc)
-                let waiter: CheckedContinuation<Void, any Error>? = state.withLock { s in
-                    guard let waiter = s.connectWaiter, !policy.retryInitialConnection else { return nil }
-                    s.connectWaiter = nil
-                    s.stopRequested = true
-                    return waiter
-                }
-                setConnection(.disconnected(error))
-                waiter?.resume(throwing: error)
+                transition { $0.lifecycle.attemptFailed(error, retry: policy.retryInitialConnection) }
             } else {
-                var rc = Int32(MOSQ_ERR_SUCCESS.rawValue)
-                while rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
-                    if state.withLock({ $0.stopRequested }) {
-                        disconnectAndDrain(handle)
-                        break
-                    }
-                    rc = pollWakePipe.read >= 0 && state.withLock({ $0.isConnected })
-                        ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
-                }
-                let wasConnected: Bool = state.withLock { s in
-                    defer { if s.isConnected || s.connection == .connecting { s.connection = .disconnected(nil) } }
-                    return s.isConnected
-                }
-                if wasConnected {
-                    // on_disconnect did not run (libmosquitto skips it for some errors).
-                    connectionDropped(rc: rc)
-                }
-                // The first connection failed after the TCP connect but before a CONNACK (a TLS
-                // handshake that fails in the loop, a broker that hangs up): connect() must hear
-                // of it, unless it is meant to keep retrying.
-                let failedFirst: CheckedContinuation<Void, any Error>? = state.withLock { s in
-                    guard let waiter = s.connectWaiter, !policy.retryInitialConnection else { return nil }
-                    s.connectWaiter = nil
-                    s.stopRequested = true
-                    return waiter
-                }
-                if let failedFirst {
-                    let error = rc == Int32(MOSQ_ERR_SUCCESS.rawValue)
-                        ? MosquittoError(returnCode: Int32(MOSQ_ERR_CONN_LOST.rawValue)) : MosquittoError(returnCode: rc)
-                    setConnection(.disconnected(error))
-                    failedFirst.resume(throwing: error)
-                }
+                connectionEnded(rc: serveConnection(handle))
             }
-            if state.withLock({ $0.stopRequested }) { break }
-            if state.withLock({ $0.connection }) == .connecting { delay = policy.initialDelay }
+            if state.withLock({ $0.lifecycle.isStopping }) { break }
             _ = wake.wait(timeout: .now() + delay)
             delay = min(delay * 2, policy.maxDelay)
         }
-        networkThreadEnded()
+    }
+
+    /// Runs one connection until it ends or the client stops (then sends DISCONNECT first):
+    /// `mosquitto_loop`, or `pollOnce` once connected when there is a wake-up pipe. Returns the
+    /// libmosquitto code that ended it (success when the client stopped).
+    private func serveConnection(_ handle: OpaquePointer) -> Int32 {
+        var rc = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        while rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+            let (stopping, connected) = state.withLock { ($0.lifecycle.isStopping, $0.lifecycle.isConnected) }
+            if stopping {
+                disconnectAndDrain(handle)
+                break
+            }
+            rc = pollWakePipe.read >= 0 && connected ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
+        }
+        return rc
+    }
+
+    /// A connection's loop returned `rc`. libmosquitto has usually reported the end through
+    /// on_disconnect already, but skips it for some errors.
+    private func connectionEnded(rc: Int32) {
+        if state.withLock({ $0.lifecycle.isConnected }) {
+            connectionDropped(rc: rc)
+            return
+        }
+        // No CONNACK accepted this connection: the TLS handshake failed in the loop, or the
+        // broker hung up or refused (then `didConnect` already failed the attempt).
+        let error = MosquittoError(returnCode: rc == Int32(MOSQ_ERR_SUCCESS.rawValue) ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
+        transition { $0.lifecycle.attemptFailed(error, retry: configuration.reconnect.retryInitialConnection) }
     }
 
     /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
@@ -174,22 +167,16 @@ extension ClientCore {
     func didConnect(rc: Int32, flags: Int32) {
         guard let handle else { return }
         if rc != 0 {
+            // Refused: retrying the first attempt (wrong password, bad client id) cannot help.
             let error = MosquittoError.connectionRefused(code: rc, protocolVersion: configuration.protocolVersion)
-            let waiter: CheckedContinuation<Void, any Error>? = state.withLock { s in
-                guard let waiter = s.connectWaiter else { return nil }
-                // Refused on the very first attempt (wrong password, bad client id): say so and stop.
-                s.connectWaiter = nil
-                s.stopRequested = true
-                return waiter
-            }
-            setConnection(.disconnected(error))
-            waiter?.resume(throwing: error)
+            transition { $0.lifecycle.attemptFailed(error, retry: false) }
             return
         }
-        let (waiter, subscriptions, lost) = state.withLock { s in
-            let waiter = s.connectWaiter
-            s.connectWaiter = nil
-            return (waiter, s.subscriptions, s.dropUnsentQoS0())
+        // One lock for the state change and the snapshot of subscriptions: a `subscribe` before
+        // it is in the snapshot, one after it sees the connection and subscribes itself.
+        let (effects, observers, subscriptions, lost) = state.withLock { s in
+            let effects = s.lifecycle.connected(sessionPresent: flags & 1 == 1)
+            return (effects, s.observers(toTell: effects), s.subscriptions, s.dropUnsentQoS0())
         }
         for (filter, qos) in subscriptions {
             var mid: Int32 = 0
@@ -199,8 +186,7 @@ extension ClientCore {
             }
         }
         resumeAll(lost)
-        setConnection(.connected(sessionPresent: flags & 1 == 1))
-        waiter?.resume()
+        perform(effects, telling: observers)
     }
 
     func didDisconnect(rc: Int32) {
@@ -214,8 +200,7 @@ extension ClientCore {
         }
         resumeAll(lost)
         for waiter in interrupted { waiter.resume(returning: ClientCore.subackInterrupted) }
-        let closing = state.withLock { $0.stopRequested }
-        setConnection(.disconnected(closing ? nil : error))
+        transition { $0.lifecycle.connectionLost(error) }
     }
 
     func didReceive(_ message: UnsafePointer<mosquitto_message>) {

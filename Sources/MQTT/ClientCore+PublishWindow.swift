@@ -46,7 +46,7 @@ extension ClientCore {
         let limit = configuration.maxInflight
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             let outcome: Result<Void, MosquittoError>? = state.withLock { s in
-                if s.closed || s.stopRequested { return .failure(.closed) }
+                if s.lifecycle.isStopping { return .failure(.closed) }
                 if s.reserved < limit && s.slotWaiters.isEmpty {
                     s.reserved += 1
                     return .success(())
@@ -61,7 +61,7 @@ extension ClientCore {
     func flush() async throws {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             let outcome: Result<Void, MosquittoError>? = state.withLock { s in
-                if s.closed { return .failure(.closed) }
+                if s.lifecycle.isClosed { return .failure(.closed) }
                 if s.reserved == 0 { return .success(()) }
                 s.flushWaiters.append(waiter)
                 return nil

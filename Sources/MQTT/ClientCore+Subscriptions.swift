@@ -23,9 +23,9 @@ extension ClientCore {
             throw MosquittoError.invalidConfiguration("'\(filter)' is not a valid topic filter")
         }
         let connected: Bool = try state.withLock { s in
-            if s.closed { throw MosquittoError.closed }
+            if s.lifecycle.isClosed { throw MosquittoError.closed }
             s.subscriptions[filter] = qos
-            return s.isConnected
+            return s.lifecycle.isConnected
         }
         guard connected else { return qos }
         var mid: Int32 = 0
@@ -46,9 +46,9 @@ extension ClientCore {
     func unsubscribe(_ filter: String) async throws {
         guard let handle else { throw creationError ?? .closed }
         let connected: Bool = try state.withLock { s in
-            if s.closed { throw MosquittoError.closed }
+            if s.lifecycle.isClosed { throw MosquittoError.closed }
             s.subscriptions.removeValue(forKey: filter)
-            return s.isConnected
+            return s.lifecycle.isConnected
         }
         guard connected else { return }
         var mid: Int32 = 0
@@ -64,7 +64,7 @@ extension ClientCore {
     private func awaitAck(_ mid: Int32, table: AckKind) async throws -> Int32 {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Int32, any Error>) in
             state.withLock { s in
-                if s.closed {
+                if s.lifecycle.isClosed {
                     waiter.resume(throwing: MosquittoError.closed)
                 } else if let early = table == .suback ? s.subacks.register(mid, waiter) : s.unsubacks.register(mid, waiter) {
                     waiter.resume(returning: early)

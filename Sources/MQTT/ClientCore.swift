@@ -5,8 +5,9 @@ import Synchronization
 
 /// The part of the client that libmosquitto's callbacks reach through the context pointer.
 final class ClientCore: @unchecked Sendable {
-    // `handle` is set in init and destroyed in close(); libmosquitto calls made with it are
-    // thread-safe in threaded mode. Everything mutable is in `state`.
+    // `handle` is set in init and destroyed in deinit; libmosquitto calls made with it are
+    // thread-safe in threaded mode. Everything mutable is in `state`, except what only the
+    // network thread touches (`inBurst`).
     let handle: OpaquePointer?
     let creationError: MosquittoError?
     let configuration: MQTTClient.Configuration
@@ -23,15 +24,8 @@ final class ClientCore: @unchecked Sendable {
     var inBurst = false
 
     struct State {
-        var connection: MQTTConnectionState = .idle
-        var started = false
-        var stopRequested = false
-        var closed = false
-        /// True while the network thread's context pointer holds a retain on this object.
-        var retainedByContext = false
-        var threadEnded = false
-        var endWaiters: [CheckedContinuation<Void, Never>] = []
-        var connectWaiter: CheckedContinuation<Void, any Error>?
+        /// Where the client is in its life and which connection state it shows; see `Lifecycle`.
+        var lifecycle = Lifecycle.idle
         var subscriptions: [String: MQTTQoS] = [:]
         var subacks = AckTable<Int32>()
         var unsubacks = AckTable<Int32>()
@@ -46,13 +40,7 @@ final class ClientCore: @unchecked Sendable {
         var flushWaiters: [CheckedContinuation<Void, any Error>] = []
         var observers: [Int: AsyncStream<MQTTConnectionState>.Continuation] = [:]
         var nextObserverID = 0
-
-        var isConnected: Bool {
-            if case .connected = connection { return true }
-            return false
-        }
     }
-
 
     init(configuration: MQTTClient.Configuration) {
         _ = mosquittoLibrary
@@ -100,7 +88,7 @@ final class ClientCore: @unchecked Sendable {
         }
     }
 
-    var currentState: MQTTConnectionState { state.withLock { $0.connection } }
+    var currentState: MQTTConnectionState { state.withLock { $0.lifecycle.shown } }
 
     // MARK: connect
 
@@ -120,25 +108,12 @@ final class ClientCore: @unchecked Sendable {
 
     private func startAndAwaitFirstConnection(_ handle: OpaquePointer) async throws {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
-            // Resuming inside the lock is safe: a continuation only schedules its task.
-            let context = Unmanaged.passUnretained(self).toOpaque()
-            let proceed: Bool = state.withLock { s in
-                if s.closed || s.started {
-                    waiter.resume(throwing: s.closed ? MosquittoError.closed
-                        : .invalidConfiguration("connect() was already called on this client"))
-                    return false
-                }
-                s.started = true
-                s.connectWaiter = waiter
-                return true
-            }
-            guard proceed else { return }
-            // The network thread's callbacks reach this object through `context`; the retain is
-            // released by close() after the thread has ended.
-            _ = Unmanaged.passRetained(self)
-            state.withLock { $0.retainedByContext = true }
+            guard transition({ $0.lifecycle.connect(waiter) }).startNetworkThread else { return }
+            // The network thread's callbacks reach this object through the context pointer,
+            // which holds this retain until the thread ends (`networkThreadEnded`).
+            let context = Unmanaged.passRetained(self).toOpaque()
             mosquitto_user_data_set(handle, context)
-            let thread = Thread { [self] in runNetworkLoop() }
+            let thread = Thread { [self] in runNetworkThread() }
             thread.name = "takt-mqtt"
             thread.start()
         }
@@ -172,8 +147,8 @@ final class ClientCore: @unchecked Sendable {
     func observeStates() -> AsyncStream<MQTTConnectionState> {
         let (stream, continuation) = AsyncStream.makeStream(of: MQTTConnectionState.self, bufferingPolicy: .bufferingNewest(256))
         let id: Int? = state.withLock { s in
-            continuation.yield(s.connection)
-            if s.closed { return nil }
+            continuation.yield(s.lifecycle.shown)
+            if s.lifecycle.isClosed { return nil }
             let id = s.nextObserverID
             s.nextObserverID += 1
             s.observers[id] = continuation
@@ -189,13 +164,27 @@ final class ClientCore: @unchecked Sendable {
         return stream
     }
 
-    func setConnection(_ new: MQTTConnectionState) {
-        let observers: [AsyncStream<MQTTConnectionState>.Continuation] = state.withLock { s in
-            guard !s.closed, s.connection != new else { return [] }
-            s.connection = new
-            return Array(s.observers.values)
+    // MARK: lifecycle transitions
+
+    /// Runs a `Lifecycle` transition under the state lock, then carries out its effects.
+    @discardableResult
+    func transition(_ body: (inout State) -> Lifecycle.Effects) -> Lifecycle.Effects {
+        let (effects, observers) = state.withLock { s in
+            let effects = body(&s)
+            return (effects, s.observers(toTell: effects))
         }
-        for observer in observers { observer.yield(new) }
+        perform(effects, telling: observers)
+        return effects
+    }
+
+    /// Carries out a transition's effects (outside the state lock): announce the new state,
+    /// then resume whoever waits for it.
+    func perform(_ effects: Lifecycle.Effects, telling observers: [AsyncStream<MQTTConnectionState>.Continuation]) {
+        if let shown = effects.announce {
+            for observer in observers { observer.yield(shown) }
+        }
+        if let (waiter, result) = effects.connectResult { waiter.resume(with: result) }
+        for waiter in effects.threadEnded { waiter.resume() }
     }
 
     // MARK: close
@@ -204,30 +193,25 @@ final class ClientCore: @unchecked Sendable {
     /// thread, which disconnects and ends by itself. Never blocks (it may be called from async
     /// code, where blocking a thread of the cooperative pool could stall everything).
     func close() {
-        let outcome: (failures: [CheckedContinuation<Void, any Error>], observers: [AsyncStream<MQTTConnectionState>.Continuation])? = state.withLock { s in
-            if s.closed { return nil }
-            s.closed = true
-            s.stopRequested = true
-            s.connection = .closed
-            var failures = s.slotWaiters + s.flushWaiters + Array(s.publishWaiters.values)
-            if let waiter = s.connectWaiter { failures.append(waiter) }
+        typealias Closing = (effects: Lifecycle.Effects, failures: [CheckedContinuation<Void, any Error>],
+                             observers: [AsyncStream<MQTTConnectionState>.Continuation])
+        let closing: Closing? = state.withLock { s in
+            guard let effects = s.lifecycle.close() else { return nil }
+            let failures = s.slotWaiters + s.flushWaiters + Array(s.publishWaiters.values)
             s.slotWaiters.removeAll()
             s.flushWaiters.removeAll()
             s.publishWaiters.removeAll()
-            s.connectWaiter = nil
             for waiter in s.subacks.removeAll() + s.unsubacks.removeAll() {
                 waiter.resume(throwing: MosquittoError.closed)
             }
             let observers = Array(s.observers.values)
             s.observers.removeAll()
-            return (failures, observers)
+            return (effects, failures, observers)
         }
-        guard let outcome else { return }
-        for waiter in outcome.failures { waiter.resume(throwing: MosquittoError.closed) }
-        for observer in outcome.observers {
-            observer.yield(.closed)
-            observer.finish()
-        }
+        guard let closing else { return }
+        for waiter in closing.failures { waiter.resume(throwing: MosquittoError.closed) }
+        perform(closing.effects, telling: closing.observers)  // .closed, and connect() fails
+        for observer in closing.observers { observer.finish() }
         inbox.finish()
         wake.signal()
         kickPoll()
@@ -237,33 +221,26 @@ final class ClientCore: @unchecked Sendable {
     func closeAndWait() async {
         close()
         await withCheckedContinuation { (waiter: CheckedContinuation<Void, Never>) in
-            let finishedAlready: Bool = state.withLock { s in
-                if !s.started || s.threadEnded { return true }
-                s.endWaiters.append(waiter)
-                return false
-            }
-            if finishedAlready { waiter.resume() }
+            transition { $0.lifecycle.awaitNetworkThreadEnd(waiter) }
         }
     }
 
-    /// The network thread's last act: wake `closeAndWait` callers, then drop the retain that the
-    /// context pointer held (which may free this object, and with it libmosquitto's client).
+    /// The network thread's last act: wake `closeAndWait` callers, then drop the retain that
+    /// `connect()` took for the context pointer (which may free this object, and with it
+    /// libmosquitto's client, once the thread's closure lets go of it too).
     func networkThreadEnded() {
-        let (waiters, retained) = state.withLock { s in
-            s.threadEnded = true
-            let waiters = s.endWaiters
-            s.endWaiters.removeAll()
-            let retained = s.retainedByContext
-            s.retainedByContext = false
-            return (waiters, retained)
-        }
-        for waiter in waiters { waiter.resume() }
-        if retained {
-            Unmanaged.passUnretained(self).release()
-        }
+        transition { $0.lifecycle.networkThreadEnded() }
+        Unmanaged.passUnretained(self).release()
     }
 
     func resumeAll(_ wakeups: Wakeups) { wakeups.resume() }
+}
+
+extension ClientCore.State {
+    /// The observers to tell about `effects.announce`: none when the state did not change.
+    func observers(toTell effects: ClientCore.Lifecycle.Effects) -> [AsyncStream<MQTTConnectionState>.Continuation] {
+        effects.announce == nil ? [] : Array(observers.values)
+    }
 }
 
 /// `mosquitto_lib_init` is not thread-safe; a global is initialised exactly once.

@@ -4,9 +4,9 @@
 ///
 /// libmosquitto runs in threaded mode on one dedicated thread owned by this client (its own loop,
 /// so that reconnects use our back-off and MQTT 5 session properties). That thread only copies
-/// what arrives and hands it over; no user code runs on it except `Configuration.messageHandler`.
-/// There is no global registry of clients: the C context pointer is an `Unmanaged` reference to
-/// the client's core, released by `close()`.
+/// what arrives and hands it over; no user code runs on it except `Configuration.messageHandler`
+/// and `messageBatchEnded`. There is no global registry of clients: the C context pointer is an
+/// `Unmanaged` reference to the client's core, released by the network thread when it ends.
 ///
 /// - Important: call `close()` when done (deinit does it too). `close()` must not be called from
 ///   `Configuration.messageHandler`.
