@@ -15,7 +15,6 @@ extension ClientCore {
     private func connectUntilStopped(_ handle: OpaquePointer) {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let policy = configuration.reconnect
-        var delay = policy.initialDelay
         var firstAttempt = true
         while !transition({ $0.lifecycle.beginAttempt() }).endNetworkThread {
             let rc = openConnection(handle, first: firstAttempt)
@@ -27,8 +26,7 @@ extension ClientCore {
                 connectionEnded(rc: serveConnection(handle))
             }
             if state.withLock({ $0.lifecycle.isStopping }) { break }
-            _ = wake.wait(timeout: .now() + delay)
-            delay = min(delay * 2, policy.maxDelay)
+            _ = wake.wait(timeout: .now() + backoff.next())
         }
     }
 
@@ -172,6 +170,7 @@ extension ClientCore {
             transition { $0.lifecycle.attemptFailed(error, retry: false) }
             return
         }
+        backoff.reset()
         // One lock for the state change and the snapshot of subscriptions: a `subscribe` before
         // it is in the snapshot, one after it sees the connection and subscribes itself.
         let (effects, observers, subscriptions, lost) = state.withLock { s in
@@ -222,5 +221,30 @@ extension ClientCore {
             payload = []
         }
         inbox.push(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: m.retain))
+    }
+}
+
+/// Waits between connection attempts: `initialDelay`, doubling after every failed attempt or
+/// drop up to `maxDelay` (seconds), and `initialDelay` again after an accepted CONNACK, so a
+/// connection that held for hours is retried quickly when it drops.
+struct Backoff {
+    let policy: MQTTClient.ReconnectPolicy
+    /// The next wait, in seconds: `initialDelay`, or a doubling of it capped at `maxDelay`.
+    private var delay: Double
+
+    init(_ policy: MQTTClient.ReconnectPolicy) {
+        self.policy = policy
+        self.delay = policy.initialDelay
+    }
+
+    /// The wait before the next attempt (seconds); the one after it is twice as long, up to `maxDelay`.
+    mutating func next() -> Double {
+        defer { delay = min(delay * 2, policy.maxDelay) }
+        return delay
+    }
+
+    /// A CONNACK accepted the connection: the next wait is `initialDelay` again.
+    mutating func reset() {
+        delay = policy.initialDelay
     }
 }

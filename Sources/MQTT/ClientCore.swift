@@ -7,7 +7,7 @@ import Synchronization
 final class ClientCore: @unchecked Sendable {
     // `handle` is set in init and destroyed in deinit; libmosquitto calls made with it are
     // thread-safe in threaded mode. Everything mutable is in `state`, except what only the
-    // network thread touches (`inBurst`).
+    // network thread touches (`inBurst`, `backoff`).
     let handle: OpaquePointer?
     let creationError: MosquittoError?
     let configuration: MQTTClient.Configuration
@@ -22,6 +22,8 @@ final class ClientCore: @unchecked Sendable {
     let pollWakePipe: (read: Int32, write: Int32)
     /// True while `readBurst` runs. Only the network thread reads and writes it.
     var inBurst = false
+    /// The wait before the next connection attempt. Only the network thread reads and writes it.
+    var backoff: Backoff
 
     struct State {
         /// Where the client is in its life and which connection state it shows; see `Lifecycle`.
@@ -46,6 +48,7 @@ final class ClientCore: @unchecked Sendable {
         _ = mosquittoLibrary
         self.configuration = configuration
         self.inbox = MessageInbox(capacity: max(1, configuration.inboxCapacity))
+        self.backoff = Backoff(configuration.reconnect)
         // Without the pipe (out of descriptors) the client uses `mosquitto_loop` throughout:
         // still correct, only without acknowledge-after-batch.
         self.pollWakePipe = configuration.messageHandler == nil ? (-1, -1)
