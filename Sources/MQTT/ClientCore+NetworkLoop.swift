@@ -175,7 +175,7 @@ extension ClientCore {
         // it is in the snapshot, one after it sees the connection and subscribes itself.
         let (effects, observers, subscriptions, lost) = state.withLock { s in
             let effects = s.lifecycle.connected(sessionPresent: flags & 1 == 1)
-            return (effects, s.observers(toTell: effects), s.subscriptions, s.dropUnsentQoS0())
+            return (effects, s.observers(toTell: effects), s.subscriptions, s.window.dropUnsentQoS0())
         }
         for (filter, qos) in subscriptions {
             var mid: Int32 = 0
@@ -184,7 +184,7 @@ extension ClientCore {
                 state.withLock { $0.subacks.ignore(mid) }
             }
         }
-        resumeAll(lost)
+        lost.resume()
         perform(effects, telling: observers)
     }
 
@@ -195,9 +195,9 @@ extension ClientCore {
     private func connectionDropped(rc: Int32) {
         let error: MosquittoError? = rc == 0 ? nil : MosquittoError(returnCode: rc)
         let (lost, interrupted) = state.withLock { s in
-            (s.dropUnsentQoS0(), s.subacks.removeAll() + s.unsubacks.removeAll())
+            (s.window.dropUnsentQoS0(), s.subacks.removeAll() + s.unsubacks.removeAll())
         }
-        resumeAll(lost)
+        lost.resume()
         for waiter in interrupted { waiter.resume(returning: ClientCore.subackInterrupted) }
         transition { $0.lifecycle.connectionLost(error) }
     }

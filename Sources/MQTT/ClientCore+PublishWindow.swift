@@ -2,21 +2,6 @@ internal import CMosquitto
 import Synchronization
 
 extension ClientCore {
-    func didPublish(mid: Int32) {
-        let wakeups: Wakeups = state.withLock { s in
-            guard s.inflight.removeValue(forKey: mid) != nil else {
-                s.earlyPublishes.insert(mid)
-                return Wakeups()
-            }
-            var wakeups = s.releaseSlot()
-            if let waiter = s.publishWaiters.removeValue(forKey: mid) { wakeups.succeeded.append(waiter) }
-            return wakeups
-        }
-        wakeups.resume()
-    }
-
-    // MARK: publishing
-
     func publish(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool, waitForAck: Bool) async throws {
         guard let handle else { throw creationError ?? .closed }
         try await acquireSlot()
@@ -30,15 +15,15 @@ extension ClientCore {
         // message is dropped then, and the caller hears of it.
         let queuedForReconnect = rc == Int32(MOSQ_ERR_NO_CONN.rawValue) && qos == .atLeastOnce
         if rc != Int32(MOSQ_ERR_SUCCESS.rawValue) && !queuedForReconnect {
-            state.withLock { $0.releaseSlot() }.resume()
+            state.withLock { $0.window.releaseSlot() }.resume()
             throw MosquittoError(returnCode: rc)
         }
         if waitForAck {
             try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
-                state.withLock { $0.register(mid: mid, qos: qos, waiter: waiter) }.resume()
+                state.withLock { $0.window.register(mid: mid, qos: qos, waiter: waiter) }.resume()
             }
         } else {
-            state.withLock { $0.register(mid: mid, qos: qos, waiter: nil) }.resume()
+            state.withLock { $0.window.register(mid: mid, qos: qos, waiter: nil) }.resume()
         }
     }
 
@@ -47,12 +32,7 @@ extension ClientCore {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             let outcome: Result<Void, MosquittoError>? = state.withLock { s in
                 if s.lifecycle.isStopping { return .failure(.closed) }
-                if s.reserved < limit && s.slotWaiters.isEmpty {
-                    s.reserved += 1
-                    return .success(())
-                }
-                s.slotWaiters.append(waiter)
-                return nil
+                return s.window.reserve(limit: limit, orQueue: waiter) ? .success(()) : nil
             }
             if let outcome { waiter.resume(with: outcome) }
         }
@@ -62,31 +42,57 @@ extension ClientCore {
         try await withCheckedThrowingContinuation { (waiter: CheckedContinuation<Void, any Error>) in
             let outcome: Result<Void, MosquittoError>? = state.withLock { s in
                 if s.lifecycle.isClosed { return .failure(.closed) }
-                if s.reserved == 0 { return .success(()) }
-                s.flushWaiters.append(waiter)
-                return nil
+                return s.window.isEmpty(orQueue: waiter) ? .success(()) : nil
             }
             if let outcome { waiter.resume(with: outcome) }
         }
     }
-}
 
-
-/// Continuations to resume once the state lock is released.
-struct Wakeups {
-    var succeeded: [CheckedContinuation<Void, any Error>] = []
-    var failed: [CheckedContinuation<Void, any Error>] = []
-    var failure: MosquittoError = .connectionLost
-
-    func resume() {
-        for waiter in succeeded { waiter.resume() }
-        for waiter in failed { waiter.resume(throwing: failure) }
+    /// on_publish: libmosquitto is done with `mid` (QoS 1: PUBACK arrived; QoS 0: written).
+    func didPublish(mid: Int32) {
+        state.withLock { $0.window.published(mid: mid) }.resume()
     }
 }
 
-extension ClientCore.State {
-    /// Frees one publish slot: hands it straight to the next waiter, or completes flushes when
-    /// nothing is outstanding.
+/// The publishes libmosquitto holds for us, at most `maxInflight`: a slot is reserved before
+/// `mosquitto_publish` and freed by on_publish (QoS 1: PUBACK; QoS 0: written to the socket), or
+/// when a QoS 0 message is dropped with its connection.
+///
+/// Not thread-safe: it lives in `ClientCore.State`, behind the state lock, and the `Wakeups` its
+/// methods return are resumed after the lock is released.
+struct PublishWindow {
+    /// Slots taken, `0...maxInflight`. A freed slot passes straight to the first slot waiter
+    /// (then `reserved` stays), so waiters are served in order.
+    private var reserved = 0
+    /// libmosquitto message id → QoS, from `register` until on_publish.
+    private var inflight: [Int32: MQTTQoS] = [:]
+    /// Ids whose on_publish came before the publishing task registered them (the id is only
+    /// known once `mosquitto_publish` returns, and the network thread may be quicker).
+    private var earlyPublishes: Set<Int32> = []
+    private var slotWaiters: [CheckedContinuation<Void, any Error>] = []
+    private var publishWaiters: [Int32: CheckedContinuation<Void, any Error>] = [:]
+    private var flushWaiters: [CheckedContinuation<Void, any Error>] = []
+
+    /// Takes a slot if one is free and nobody waits for one; otherwise queues `waiter` for the
+    /// next freed slot. True when the slot was taken now (then `waiter` is the caller's to resume).
+    mutating func reserve(limit: Int, orQueue waiter: CheckedContinuation<Void, any Error>) -> Bool {
+        if reserved < limit && slotWaiters.isEmpty {
+            reserved += 1
+            return true
+        }
+        slotWaiters.append(waiter)
+        return false
+    }
+
+    /// True when nothing is outstanding; otherwise queues `waiter` until nothing is.
+    mutating func isEmpty(orQueue waiter: CheckedContinuation<Void, any Error>) -> Bool {
+        if reserved == 0 { return true }
+        flushWaiters.append(waiter)
+        return false
+    }
+
+    /// Frees one slot: hands it straight to the next waiter, or completes flushes when nothing
+    /// is outstanding.
     mutating func releaseSlot() -> Wakeups {
         var wakeups = Wakeups()
         if !slotWaiters.isEmpty {
@@ -113,6 +119,17 @@ extension ClientCore.State {
         return Wakeups()
     }
 
+    /// on_publish for `mid`: frees its slot, or parks the id when `register` has not run yet.
+    mutating func published(mid: Int32) -> Wakeups {
+        guard inflight.removeValue(forKey: mid) != nil else {
+            earlyPublishes.insert(mid)
+            return Wakeups()
+        }
+        var wakeups = releaseSlot()
+        if let waiter = publishWaiters.removeValue(forKey: mid) { wakeups.succeeded.append(waiter) }
+        return wakeups
+    }
+
     /// libmosquitto discards unsent QoS 0 packets when a connection ends; their slots are freed
     /// and their waiters fail with `.connectionLost`. QoS 1 messages stay and are re-sent.
     mutating func dropUnsentQoS0() -> Wakeups {
@@ -122,8 +139,30 @@ extension ClientCore.State {
             inflight.removeValue(forKey: mid)
             let released = releaseSlot()
             wakeups.succeeded.append(contentsOf: released.succeeded)
-            if let waiter = publishWaiters.removeValue(forKey: mid) { wakeups.failed.append(waiter) }
+            if let waiter = publishWaiters.removeValue(forKey: mid) { wakeups.lost.append(waiter) }
         }
         return wakeups
+    }
+
+    /// Every waiting publish, slot and flush (on close); the caller fails them.
+    mutating func removeAllWaiters() -> [CheckedContinuation<Void, any Error>] {
+        defer {
+            slotWaiters.removeAll()
+            flushWaiters.removeAll()
+            publishWaiters.removeAll()
+        }
+        return slotWaiters + flushWaiters + Array(publishWaiters.values)
+    }
+}
+
+/// Continuations to resume once the state lock is released.
+struct Wakeups {
+    var succeeded: [CheckedContinuation<Void, any Error>] = []
+    /// Publishes that libmosquitto dropped with their connection: they fail with `.connectionLost`.
+    var lost: [CheckedContinuation<Void, any Error>] = []
+
+    func resume() {
+        for waiter in succeeded { waiter.resume() }
+        for waiter in lost { waiter.resume(throwing: MosquittoError.connectionLost) }
     }
 }

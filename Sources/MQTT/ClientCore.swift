@@ -31,15 +31,7 @@ final class ClientCore: @unchecked Sendable {
         var subscriptions: [String: MQTTQoS] = [:]
         var subacks = AckTable<Int32>()
         var unsubacks = AckTable<Int32>()
-        // Publish window: `reserved` slots are taken (≤ maxInflight); `inflight` maps libmosquitto
-        // message ids to their QoS until on_publish; `earlyPublishes` holds ids whose on_publish
-        // came before the publishing task registered the id.
-        var reserved = 0
-        var inflight: [Int32: MQTTQoS] = [:]
-        var earlyPublishes: Set<Int32> = []
-        var slotWaiters: [CheckedContinuation<Void, any Error>] = []
-        var publishWaiters: [Int32: CheckedContinuation<Void, any Error>] = [:]
-        var flushWaiters: [CheckedContinuation<Void, any Error>] = []
+        var window = PublishWindow()
         var observers: [Int: AsyncStream<MQTTConnectionState>.Continuation] = [:]
         var nextObserverID = 0
     }
@@ -200,10 +192,7 @@ final class ClientCore: @unchecked Sendable {
                              observers: [AsyncStream<MQTTConnectionState>.Continuation])
         let closing: Closing? = state.withLock { s in
             guard let effects = s.lifecycle.close() else { return nil }
-            let failures = s.slotWaiters + s.flushWaiters + Array(s.publishWaiters.values)
-            s.slotWaiters.removeAll()
-            s.flushWaiters.removeAll()
-            s.publishWaiters.removeAll()
+            let failures = s.window.removeAllWaiters()
             for waiter in s.subacks.removeAll() + s.unsubacks.removeAll() {
                 waiter.resume(throwing: MosquittoError.closed)
             }
@@ -235,8 +224,6 @@ final class ClientCore: @unchecked Sendable {
         transition { $0.lifecycle.networkThreadEnded() }
         Unmanaged.passUnretained(self).release()
     }
-
-    func resumeAll(_ wakeups: Wakeups) { wakeups.resume() }
 }
 
 extension ClientCore.State {
