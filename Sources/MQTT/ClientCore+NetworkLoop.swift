@@ -2,6 +2,9 @@ internal import CMosquitto
 import Foundation
 import Synchronization
 
+/// The network thread: connecting and reconnecting with back-off, serving a connection
+/// (`mosquitto_loop`, or our own poll loop that acknowledges after a batch), and the callbacks
+/// about the connection and received messages that libmosquitto makes on it.
 extension ClientCore {
     // MARK: the network thread
 
@@ -162,6 +165,7 @@ extension ClientCore {
 
     // MARK: callbacks (libmosquitto's thread)
 
+    /// on_connect: a CONNACK arrived, accepting (`rc` 0) or refusing the connection.
     func didConnect(rc: Int32, flags: Int32) {
         guard let handle else { return }
         if rc != 0 {
@@ -177,21 +181,17 @@ extension ClientCore {
             let effects = s.lifecycle.connected(sessionPresent: flags & 1 == 1)
             return (effects, s.observers(toTell: effects), s.subscriptions, s.window.dropUnsentQoS0())
         }
-        for (filter, qos) in subscriptions {
-            var mid: Int32 = 0
-            if mosquitto_subscribe(handle, &mid, filter, qos.rawValue) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
-                // The SUBACK is read on this same thread later, so registering now cannot race it.
-                state.withLock { $0.subacks.ignore(mid) }
-            }
-        }
+        resubscribe(subscriptions, handle)
         lost.resume()
         perform(effects, telling: observers)
     }
 
+    /// on_disconnect: the connection ended (`rc` 0 after our own DISCONNECT).
     func didDisconnect(rc: Int32) {
         connectionDropped(rc: rc)
     }
 
+    /// Publishes and acknowledgements that the connection took with it end; the state shows why.
     private func connectionDropped(rc: Int32) {
         let error: MosquittoError? = rc == 0 ? nil : MosquittoError(returnCode: rc)
         let (lost, interrupted) = state.withLock { s in

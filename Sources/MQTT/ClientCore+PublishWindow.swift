@@ -1,6 +1,7 @@
 internal import CMosquitto
 import Synchronization
 
+/// Publishing through a bounded window of in-flight messages, and waiting for it to drain.
 extension ClientCore {
     func publish(topic: String, payload: [UInt8], qos: MQTTQoS, retain: Bool, waitForAck: Bool) async throws {
         guard let handle else { throw creationError ?? .closed }

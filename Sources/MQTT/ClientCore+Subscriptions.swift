@@ -1,6 +1,8 @@
 internal import CMosquitto
 import Synchronization
 
+/// Subscribing and unsubscribing: the active subscriptions (kept in `State.subscriptions` and
+/// sent again on every connection) and the tasks waiting for SUBACK/UNSUBACK.
 extension ClientCore {
     /// A SUBACK value that means "the connection dropped before the SUBACK; re-subscribed on reconnect".
     static let subackInterrupted: Int32 = -1
@@ -57,6 +59,18 @@ extension ClientCore {
         if rc == Int32(MOSQ_ERR_NO_CONN.rawValue) { return }
         try check(rc)
         _ = try await awaitAck(mid, table: .unsuback)
+    }
+
+    /// Sends every active subscription again on a new connection (from on_connect). Nobody
+    /// waits for these SUBACKs; a failure to queue one is retried by the next connection.
+    func resubscribe(_ subscriptions: [String: MQTTQoS], _ handle: OpaquePointer) {
+        for (filter, qos) in subscriptions {
+            var mid: Int32 = 0
+            if mosquitto_subscribe(handle, &mid, filter, qos.rawValue) == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+                // The SUBACK is read on this same thread later, so registering now cannot race it.
+                state.withLock { $0.subacks.ignore(mid) }
+            }
+        }
     }
 
     private enum AckKind { case suback, unsuback }
