@@ -28,10 +28,12 @@ final class ClientCore: @unchecked Sendable {
     struct State {
         /// Where the client is in its life and which connection state it shows; see `Lifecycle`.
         var lifecycle = Lifecycle.idle
+        /// Active subscriptions (filter → QoS), sent again on every connection.
         var subscriptions: [String: MQTTQoS] = [:]
         var subacks = AckTable<Int32>()
         var unsubacks = AckTable<Int32>()
         var window = PublishWindow()
+        /// `connectionStates()` streams, by an id that only grows.
         var observers: [Int: AsyncStream<MQTTConnectionState>.Continuation] = [:]
         var nextObserverID = 0
     }

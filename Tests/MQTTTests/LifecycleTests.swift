@@ -37,6 +37,14 @@ struct LifecycleTests {
         }
     }
 
+    /// A lifecycle whose `connect()` (waiting in `waiter`) has started the first attempt.
+    static func attempting(_ waiter: CheckedContinuation<Void, any Error>) -> Lifecycle {
+        var lifecycle = Lifecycle.idle
+        _ = lifecycle.connect(waiter)
+        _ = lifecycle.beginAttempt()
+        return lifecycle
+    }
+
     @Test("a network error on the first connection fails connect() once; the client keeps showing it and stops")
     func firstConnectionFails() async {
         let outcome = await connect { waiter in
@@ -60,9 +68,7 @@ struct LifecycleTests {
     @Test("with retryInitialConnection a network error is retried, and the first CONNACK returns connect()")
     func firstConnectionRetried() async {
         let outcome = await connect { waiter in
-            var lifecycle = Lifecycle.idle
-            _ = lifecycle.connect(waiter)
-            _ = lifecycle.beginAttempt()
+            var lifecycle = Self.attempting(waiter)
             let failed = lifecycle.attemptFailed(Self.unreachable, retry: true)
             #expect(failed.connectResult == nil)
             #expect(lifecycle.shown == .disconnected(Self.unreachable))
@@ -79,9 +85,7 @@ struct LifecycleTests {
     @Test("a refused first CONNACK fails connect() even with retryInitialConnection")
     func refusedFirstConnack() async {
         let outcome = await connect { waiter in
-            var lifecycle = Lifecycle.idle
-            _ = lifecycle.connect(waiter)
-            _ = lifecycle.beginAttempt()
+            var lifecycle = Self.attempting(waiter)
             return lifecycle.attemptFailed(Self.refused, retry: false)
         }
         #expect(outcome == .threw(Self.refused))
@@ -90,9 +94,7 @@ struct LifecycleTests {
     @Test("after the first CONNACK, drops and failed attempts are retried and never fail the client")
     func runningReconnects() async {
         let outcome = await connect { waiter in
-            var lifecycle = Lifecycle.idle
-            _ = lifecycle.connect(waiter)
-            _ = lifecycle.beginAttempt()
+            var lifecycle = Self.attempting(waiter)
             let connected = lifecycle.connected(sessionPresent: false)
             #expect(lifecycle.connectionLost(Self.unreachable).announce == .disconnected(Self.unreachable))
             #expect(!lifecycle.beginAttempt().endNetworkThread)
