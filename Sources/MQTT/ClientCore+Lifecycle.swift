@@ -6,14 +6,14 @@ extension ClientCore {
     /// carries out once the lock is released (announce the state, resume `connect()`, …); the
     /// network thread and the public API only ask questions of it.
     ///
-    /// | state                  | network thread      | shows                          | goes to                          |
-    /// | ---------------------- | ------------------- | ------------------------------ | -------------------------------- |
-    /// | `idle`                 | none                | `.idle`                        | awaitingFirstConnack, closed     |
-    /// | `awaitingFirstConnack` | connecting          | `.connecting`, `.disconnected` | running, failed, closing         |
-    /// | `running`              | (re)connecting      | `.connecting`, `.connected`, `.disconnected` | closing            |
-    /// | `failed`               | ending, then none   | `.disconnected(error)`         | closing, or closed once it ended |
-    /// | `closing`              | ending              | `.closed`                      | closed                           |
-    /// | `closed`               | none                | `.closed`                      | —                                |
+    /// | state                  | network thread    | shows                                    | goes to                          |
+    /// | ---------------------- | ----------------- | ---------------------------------------- | -------------------------------- |
+    /// | `idle`                 | none              | `.idle`                                  | awaitingFirstConnack, closed     |
+    /// | `awaitingFirstConnack` | connecting        | `.connecting`, `.disconnected`           | running, failed, closing         |
+    /// | `running`              | (re)connecting    | `.connecting`, `.connected`, `.disconnected` | closing                      |
+    /// | `failed`               | ending, then none | `.disconnected(error)`                   | closing, or closed once it ended |
+    /// | `closing`              | ending            | `.closed`                                | closed                           |
+    /// | `closed`               | none              | `.closed`                                | —                                |
     enum Lifecycle {
         /// Created; `connect()` not called yet. No network thread.
         case idle
