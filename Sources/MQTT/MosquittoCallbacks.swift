@@ -1,8 +1,8 @@
-import CMosquitto
+internal import CMosquitto
 
 // libmosquitto's callbacks. Top-level functions that capture nothing: they find the client's
 // core through the context pointer (an unretained reference; the retain is held from connect()
-// until close()). They run on the client's network thread.
+// until the network thread ends). They run on that thread.
 
 @inline(__always)
 private func core(_ context: UnsafeMutableRawPointer?) -> ClientCore? {

@@ -1,9 +1,9 @@
-import CMosquitto
+internal import CMosquitto
 
 #if canImport(Glibc)
-import Glibc
+internal import Glibc
 #elseif canImport(Darwin)
-import Darwin
+internal import Darwin
 #endif
 
 /// Every failure the MQTT module reports: libmosquitto's own code and its text, so a log line or

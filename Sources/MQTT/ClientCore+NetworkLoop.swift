@@ -1,0 +1,250 @@
+internal import CMosquitto
+import Foundation
+import Synchronization
+
+/// The network thread: connecting and reconnecting with back-off, serving a connection
+/// (`mosquitto_loop`, or our own poll loop that acknowledges after a batch), and the callbacks
+/// about the connection and received messages that libmosquitto makes on it.
+extension ClientCore {
+    // MARK: the network thread
+
+    /// The network thread's body: connect, serve the connection until it drops, back off,
+    /// reconnect — until the first connection fails or `close()` runs.
+    func runNetworkThread() {
+        if let handle { connectUntilStopped(handle) }  // connect() starts this thread only with one
+        networkThreadEnded()
+    }
+
+    private func connectUntilStopped(_ handle: OpaquePointer) {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        let policy = configuration.reconnect
+        var firstAttempt = true
+        while !transition({ $0.lifecycle.beginAttempt() }).endNetworkThread {
+            let rc = openConnection(handle, first: firstAttempt)
+            firstAttempt = false
+            if rc != success {
+                let error = MosquittoError(returnCode: rc)
+                transition { $0.lifecycle.attemptFailed(error, retry: policy.retryInitialConnection) }
+            } else {
+                connectionEnded(rc: serveConnection(handle))
+            }
+            if state.withLock({ $0.lifecycle.isStopping }) { break }
+            _ = wake.wait(timeout: .now() + backoff.next())
+        }
+    }
+
+    /// Runs one connection until it ends or the client stops (then sends DISCONNECT first):
+    /// `mosquitto_loop`, or `pollOnce` once connected when there is a wake-up pipe. Returns the
+    /// libmosquitto code that ended it (success when the client stopped).
+    private func serveConnection(_ handle: OpaquePointer) -> Int32 {
+        var rc = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        while rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
+            let (stopping, connected) = state.withLock { ($0.lifecycle.isStopping, $0.lifecycle.isConnected) }
+            if stopping {
+                disconnectAndDrain(handle)
+                break
+            }
+            rc = pollWakePipe.read >= 0 && connected ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
+        }
+        return rc
+    }
+
+    /// A connection's loop returned `rc`. libmosquitto has usually reported the end through
+    /// on_disconnect already, but skips it for some errors.
+    private func connectionEnded(rc: Int32) {
+        if state.withLock({ $0.lifecycle.isConnected }) {
+            connectionDropped(rc: rc)
+            return
+        }
+        // No CONNACK accepted this connection: the TLS handshake failed in the loop, or the
+        // broker hung up or refused (then `didConnect` already failed the attempt).
+        let error = MosquittoError(returnCode: rc == Int32(MOSQ_ERR_SUCCESS.rawValue) ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
+        transition { $0.lifecycle.attemptFailed(error, retry: configuration.reconnect.retryInitialConnection) }
+    }
+
+    /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
+    static let receiveBurst = 512
+
+    /// One turn of the receiving loop (a client with a `messageHandler`, once connected): wait
+    /// for the socket or a wake-up, read every packet already waiting (up to `receiveBurst`) as
+    /// one batch for the handler, end the batch (`messageBatchEnded`), and only then write what
+    /// is queued (the PUBACKs of that batch) and do the keep-alive. `mosquitto_loop` cannot be
+    /// used for this: it writes a PUBACK in the same call that read its message.
+    private func pollOnce(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        let sock = mosquitto_socket(handle)
+        guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+        let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
+        var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),
+                   pollfd(fd: pollWakePipe.read, events: Int16(POLLIN), revents: 0)]
+        do {
+            try POSIX.poll(&fds, timeout: 100)
+        } catch {
+            errno = error.code  // MOSQ_ERR_ERRNO: the caller's MosquittoError reads errno for the text
+            return Int32(MOSQ_ERR_ERRNO.rawValue)
+        }
+        if fds[1].revents != 0 {
+            // Up to 32 wake-ups per turn; more leave the pipe readable and the next poll returns
+            // at once, which is right: each stands for a packet queued by another thread.
+            var bytes = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
+            do {
+                _ = try withUnsafeMutableBytes(of: &bytes) { buffer throws(POSIX.Error) in
+                    try POSIX.read(pollWakePipe.read, into: buffer)
+                }
+            } catch {
+                // EAGAIN: nothing left to drain (only this thread reads the pipe, so a readiness
+                // without bytes is spurious). Nothing else can fail on our own open pipe.
+                assert(error.wouldBlock, "wake-up pipe: \(error)")
+            }
+        }
+        if fds[0].revents & Int16(POLLIN | POLLERR | POLLHUP) != 0 {
+            let rc = readBurst(handle)
+            if rc != success { return rc }
+        }
+        if mosquitto_want_write(handle) {
+            let rc = mosquitto_loop_write(handle, 1)
+            if rc != success { return rc }
+        }
+        return mosquitto_loop_misc(handle)
+    }
+
+    /// Reads packets until the socket has none left (a read would block) or `receiveBurst`;
+    /// messages reach the handler marked `acknowledgedAfterBatch`, and the batch is ended even
+    /// when the connection drops half-way.
+    ///
+    /// "A read would block" is `errno == EAGAIN` after `mosquitto_loop_read`. libmosquitto also
+    /// leaves EAGAIN behind when it queues a PUBACK: it writes a byte to its internal wake-up
+    /// socketpair, which only `mosquitto_loop` drains, so that pair is full after a few hundred
+    /// PUBACKs. `didReceive` therefore clears errno after the handler (the PUBACK is queued
+    /// before the message callback), so only the socket's own reads decide. (libmosquitto's
+    /// read loop, which keeps reading while TLS has decrypted bytes pending, stops on the same
+    /// errno; clearing it keeps that working too.)
+    private func readBurst(_ handle: OpaquePointer) -> Int32 {
+        let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
+        inBurst = true
+        defer {
+            inBurst = false
+            configuration.messageBatchEnded?()
+        }
+        for _ in 0..<Self.receiveBurst {
+            errno = 0
+            let rc = mosquitto_loop_read(handle, 1)
+            if rc != success { return rc }
+            if errno == EAGAIN || errno == EWOULDBLOCK || mosquitto_socket(handle) < 0 { break }
+        }
+        return success
+    }
+
+    /// TCP (+TLS) connect and CONNECT. MQTT 5 sends the session expiry property on every
+    /// attempt; libmosquitto's own `mosquitto_reconnect` would drop it.
+    private func openConnection(_ handle: OpaquePointer, first: Bool) -> Int32 {
+        let c = configuration
+        if c.protocolVersion == .v5 {
+            var properties: OpaquePointer? = nil
+            defer { mosquitto_property_free_all(&properties) }
+            if !c.cleanSession {
+                _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue),
+                                                 c.sessionExpiryInterval)
+            }
+            return mosquitto_connect_bind_v5(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive), nil, properties)
+        }
+        if first {
+            return mosquitto_connect(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive))
+        }
+        return mosquitto_reconnect(handle)
+    }
+
+    /// Sends DISCONNECT and runs the loop until it is written (at most ~1 s).
+    private func disconnectAndDrain(_ handle: OpaquePointer) {
+        guard mosquitto_disconnect(handle) == Int32(MOSQ_ERR_SUCCESS.rawValue) else { return }
+        let deadline = DispatchTime.now() + 1
+        while DispatchTime.now() < deadline {
+            if mosquitto_loop(handle, 50, 1) != Int32(MOSQ_ERR_SUCCESS.rawValue) { break }
+        }
+    }
+
+    // MARK: callbacks (libmosquitto's thread)
+
+    /// on_connect: a CONNACK arrived, accepting (`rc` 0) or refusing the connection.
+    func didConnect(rc: Int32, flags: Int32) {
+        guard let handle else { return }
+        if rc != 0 {
+            // Refused: retrying the first attempt (wrong password, bad client id) cannot help.
+            let error = MosquittoError.connectionRefused(code: rc, protocolVersion: configuration.protocolVersion)
+            transition { $0.lifecycle.attemptFailed(error, retry: false) }
+            return
+        }
+        backoff.reset()
+        // One lock for the state change and the snapshot of subscriptions: a `subscribe` before
+        // it is in the snapshot, one after it sees the connection and subscribes itself.
+        let (effects, observers, subscriptions, lost) = state.withLock { s in
+            let effects = s.lifecycle.connected(sessionPresent: flags & 1 == 1)
+            return (effects, s.observers(toTell: effects), s.subscriptions, s.window.dropUnsentQoS0())
+        }
+        resubscribe(subscriptions, handle)
+        lost.resume()
+        perform(effects, telling: observers)
+    }
+
+    /// on_disconnect: the connection ended (`rc` 0 after our own DISCONNECT).
+    func didDisconnect(rc: Int32) {
+        connectionDropped(rc: rc)
+    }
+
+    /// Publishes and acknowledgements that the connection took with it end; the state shows why.
+    private func connectionDropped(rc: Int32) {
+        let error: MosquittoError? = rc == 0 ? nil : MosquittoError(returnCode: rc)
+        let (lost, interrupted) = state.withLock { s in
+            (s.window.dropUnsentQoS0(), s.subacks.removeAll() + s.unsubacks.removeAll())
+        }
+        lost.resume()
+        for waiter in interrupted { waiter.resume(returning: ClientCore.subackInterrupted) }
+        transition { $0.lifecycle.connectionLost(error) }
+    }
+
+    func didReceive(_ message: UnsafePointer<mosquitto_message>) {
+        let m = message.pointee
+        let qos: MQTTQoS = m.qos == 0 ? .atMostOnce : .atLeastOnce
+        if let handler = configuration.messageHandler {
+            let topic = m.topic.map { UnsafeRawBufferPointer(start: $0, count: strlen($0)) } ?? UnsafeRawBufferPointer(start: nil, count: 0)
+            let payload = UnsafeRawBufferPointer(start: m.payload, count: m.payload == nil ? 0 : Int(max(0, m.payloadlen)))
+            handler(MQTTReceivedMessage(topic: topic, payload: payload, qos: qos, retain: m.retain,
+                                         acknowledgedAfterBatch: inBurst))
+            if inBurst { errno = 0 }  // see readBurst
+            return
+        }
+        let topic = m.topic.map { String(cString: $0) } ?? ""
+        let payload: [UInt8]
+        if let bytes = m.payload, m.payloadlen > 0 {
+            payload = Array(UnsafeRawBufferPointer(start: bytes, count: Int(m.payloadlen)))
+        } else {
+            payload = []
+        }
+        inbox.push(MQTTMessage(topic: topic, payload: payload, qos: qos, retain: m.retain))
+    }
+}
+
+/// Waits between connection attempts: `initialDelay`, doubling after every failed attempt or
+/// drop up to `maxDelay` (seconds), and `initialDelay` again after an accepted CONNACK, so a
+/// connection that held for hours is retried quickly when it drops.
+struct Backoff {
+    let policy: MQTTClient.ReconnectPolicy
+    /// The next wait, in seconds: `initialDelay`, or a doubling of it capped at `maxDelay`.
+    private var delay: Double
+
+    init(_ policy: MQTTClient.ReconnectPolicy) {
+        self.policy = policy
+        self.delay = policy.initialDelay
+    }
+
+    /// The wait before the next attempt (seconds); the one after it is twice as long, up to `maxDelay`.
+    mutating func next() -> Double {
+        defer { delay = min(delay * 2, policy.maxDelay) }
+        return delay
+    }
+
+    /// A CONNACK accepted the connection: the next wait is `initialDelay` again.
+    mutating func reset() {
+        delay = policy.initialDelay
+    }
+}
