@@ -65,7 +65,7 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Blocks SIGTERM/SIGINT at load time (a constructor), before any Swift code runs.
+        // Notes SIGTERM/SIGINT from load time (a constructor), before any Swift code runs.
         .target(name: "CTaktdStartup"),
         .executableTarget(
             name: "taktd",

@@ -1,21 +1,28 @@
-// taktd's first instruction: block SIGTERM and SIGINT before the Swift runtime, Foundation or
-// any thread starts, so that a signal sent while the process is still loading stays pending
-// instead of killing it. Threads created later inherit the mask. The daemon then traps both
-// with a Dispatch signal source (swift-service-lifecycle's UnixSignalsSequence), which on Linux
-// reads them from a signalfd: blocked signals are exactly what a signalfd delivers, so the
-// pending one is read as soon as the source is registered.
+// taktd's first instruction: a constructor that runs before the Swift runtime's and
+// Foundation's start-up code of this executable, installing a handler that only notes SIGTERM or
+// SIGINT (async-signal-safe: one sig_atomic_t). A signal sent while the daemon starts is then
+// remembered instead of killing it; main.swift reads the note once its own signal handling
+// (a Dispatch signal source) is registered, and shuts down cleanly. Before this constructor
+// only the dynamic loader runs, and a signal takes the kernel's default action, as for any
+// process.
 #include <signal.h>
-#include <pthread.h>
+#include <string.h>
 #include "CTaktdStartup.h"
 
-static int signals_blocked = 0;
+static volatile sig_atomic_t startup_signal = 0;
+static int handler_installed = 0;
 
-__attribute__((constructor)) static void takt_block_shutdown_signals(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    signals_blocked = pthread_sigmask(SIG_BLOCK, &set, NULL) == 0;
+static void takt_note_startup_signal(int signo) { startup_signal = signo; }
+
+__attribute__((constructor)) static void takt_install_startup_handler(void) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = takt_note_startup_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    handler_installed = sigaction(SIGTERM, &action, NULL) == 0 && sigaction(SIGINT, &action, NULL) == 0;
 }
 
-int takt_startup_signals_blocked(void) { return signals_blocked; }
+int takt_startup_handler_installed(void) { return handler_installed; }
+
+int takt_startup_signal_received(void) { return startup_signal; }

@@ -97,7 +97,8 @@ actor ShutdownRequest {
     private var group: ServiceGroup?
     private var requested = false
 
-    /// Traps the signals now and forwards each to the group (or remembers it).
+    /// Traps the signals now and forwards each to the group (or remembers it), including one
+    /// the load-time handler noted before this (CTaktdStartup).
     static func trap() async -> ShutdownRequest {
         let request = ShutdownRequest()
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
@@ -106,6 +107,8 @@ actor ShutdownRequest {
                 await request.signalled(signal)
             }
         }
+        let early = takt_startup_signal_received()
+        if early != 0 { await request.signalled(early == SIGINT ? .sigint : .sigterm) }
         return request
     }
 
@@ -121,10 +124,9 @@ actor ShutdownRequest {
     }
 }
 
-// First: SIGTERM and SIGINT were blocked at load time (CTaktdStartup), so one sent while the
-// process was loading is pending; from here on each is a clean shutdown (exit 0), even during
-// start-up.
-precondition(takt_startup_signals_blocked() == 1, "CTaktdStartup's constructor did not run")
+// First: since load time (CTaktdStartup) a SIGTERM or SIGINT is noted, not fatal; from here on
+// each is a clean shutdown (exit 0), even during start-up.
+precondition(takt_startup_handler_installed() == 1, "CTaktdStartup's constructor did not run")
 let shutdown = await ShutdownRequest.trap()
 
 // glibc gives every thread that allocates its own malloc arena (up to 8 per core); the daemon's

@@ -54,10 +54,10 @@ struct ChaosTests {
         let truthPath = harness.directory.appendingPathComponent("truth.json").path
         let sim = try ChildProcess(harness.binary("takt-sim"),
                                    ["--plant", harness.plant, "--broker", harness.broker.url, "--speed", "max",
-                                    "--from", "2026-09-01T00:00:00Z", "--duration", "40h", "--seed", "5",
+                                    "--from", "2026-09-01T00:00:00Z", "--duration", "120h", "--seed", "5",
                                     "--faults", "dup=0.01,reorder=0.01", "--truth", truthPath],
                                    logFile: harness.directory.appendingPathComponent("sim.log").path)
-        try await Task.sleep(for: .seconds(2))
+        try await Task.sleep(for: .seconds(1.5))
         #expect(sim.isRunning, "the run must still be going when the broker restarts")
         try await harness.broker.restart()
         let simCode = await sim.exit(timeout: 300)

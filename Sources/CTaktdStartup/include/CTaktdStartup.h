@@ -1,8 +1,12 @@
 #ifndef C_TAKTD_STARTUP_H
 #define C_TAKTD_STARTUP_H
 
-/// Whether the load-time constructor of this library blocked SIGTERM and SIGINT in the main
-/// thread (1) before any other code of the process ran; 0 if it did not run.
-int takt_startup_signals_blocked(void);
+/// Whether the load-time constructor of this library ran (1) — it installs the start-up
+/// handler for SIGTERM and SIGINT before any other code of taktd.
+int takt_startup_handler_installed(void);
+
+/// The signal (SIGTERM or SIGINT) the start-up handler caught before the daemon's own signal
+/// handling took over, or 0.
+int takt_startup_signal_received(void);
 
 #endif
