@@ -1,5 +1,7 @@
 // swift-tools-version:6.1
 // Takt — production-line telemetry: MQTT ingest, exactly-once windowed rollups, capacity planning.
+// Linux only (Debian 12 and later): the MQTT and journal code call Glibc (pipe2, poll, fsync
+// semantics) and the daemon relies on Linux signal handling; no Apple platform is claimed.
 import PackageDescription
 
 /// One set of compiler settings for every target (Swift 6 language mode comes from the tools version).
@@ -10,7 +12,6 @@ let swiftSettings: [SwiftSetting] = [
 
 let package = Package(
     name: "takt",
-    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "taktd", targets: ["taktd"]),
         .executable(name: "takt", targets: ["takt"]),

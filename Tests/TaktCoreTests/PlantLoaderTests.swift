@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import TaktCore
 
 @Suite("Plant file loader")
@@ -63,7 +64,7 @@ struct PlantLoaderTests {
     }
 
     @Test func shippedPlantFilesLoad() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = TaktBinaries.packageRoot
         let bishan = try Plant.load(
             yaml: String(contentsOf: root.appendingPathComponent("Config/plant-bishan.yaml"), encoding: .utf8),
             fileName: "plant-bishan.yaml")

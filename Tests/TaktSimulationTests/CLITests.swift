@@ -80,7 +80,7 @@ struct CLITests {
         let out = dir.appendingPathComponent("out.txt")
         let truthFile = dir.appendingPathComponent("truth.json")
         let process = Process()
-        process.executableURL = Fixtures.simulatorBinary
+        process.executableURL = try Fixtures.simulatorBinary
         process.currentDirectoryURL = Fixtures.root
         process.arguments = [
             "--plant", "Config/plant-demo.yaml", "--speed", "600", "--duration", "8h", "--seed", "3",

@@ -1,12 +1,12 @@
 import Foundation
 import TaktCore
 import TaktSimulation
+import TestSupport
 
 /// Paths and helpers the simulator tests share.
 enum Fixtures {
-    /// The package root (three levels above this file).
-    static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .deletingLastPathComponent()
+    /// The package root.
+    static var root: URL { TaktBinaries.packageRoot }
 
     static func plant(_ name: String) throws -> Plant {
         let url = root.appendingPathComponent("Config/\(name)")
@@ -14,7 +14,7 @@ enum Fixtures {
     }
 
     /// `.build/debug/takt-sim`, built by `swift build --build-tests`.
-    static var simulatorBinary: URL { root.appendingPathComponent(".build/debug/takt-sim") }
+    static var simulatorBinary: URL { get throws { URL(fileURLWithPath: try TaktBinaries.path("takt-sim")) } }
 
     /// 2026-11-01T00:00:00Z.
     static let november1: Int64 = 1_793_491_200_000
@@ -29,23 +29,12 @@ enum Fixtures {
 
     /// A fresh temporary directory.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("takt-sim-tests-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
+        try TestProcess.temporaryDirectory("takt-sim-tests")
     }
 
-    /// Runs `takt-sim` with `arguments`; returns exit status and stderr.
+    /// Runs `takt-sim` with `arguments` from the package root; returns exit status and stderr.
     static func runSimulator(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
-        let process = Process()
-        process.executableURL = simulatorBinary
-        process.arguments = arguments
-        process.currentDirectoryURL = root
-        let errorPipe = Pipe()
-        process.standardError = errorPipe
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let data = errorPipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        let run = try TaktBinaries.run("takt-sim", arguments)
+        return (run.status, run.stderr)
     }
 }

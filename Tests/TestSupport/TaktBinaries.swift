@@ -30,7 +30,8 @@ extension TaktBinaries {
     }
 
     /// Runs the built program `name` (`takt`, …) with `arguments` to completion: the one next to
-    /// the test bundle (`swift build --build-tests` builds it there), else ``path(_:)``'s.
+    /// the test bundle (`swift build --build-tests` builds it there), else ``path(_:)``'s — in the
+    /// package root, so relative paths like `Config/plant-demo.yaml` work.
     ///
     /// Blocks the calling thread until the program exits (`Process.waitUntilExit`).
     public static func run(_ name: String, _ arguments: [String]) throws -> Run {
@@ -39,6 +40,7 @@ extension TaktBinaries {
         process.executableURL = FileManager.default.isExecutableFile(atPath: besideTests.path)
             ? besideTests : URL(fileURLWithPath: try path(name))
         process.arguments = arguments
+        process.currentDirectoryURL = packageRoot
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

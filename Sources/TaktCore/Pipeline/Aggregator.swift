@@ -272,11 +272,6 @@ public struct Aggregator: Sendable {
         ingest(topic: topic, payload: Array(payload.utf8), now: now)
     }
 
-    /// Whether anything happened since the last drain (the daemon may skip an empty commit).
-    public var hasPendingChanges: Bool {
-        !touched.isEmpty || sites.contains { $0.changed }
-    }
-
     /// The counters of `site` now (`missing` summed over its stations); `nil` for an unknown
     /// site.
     public func counters(site: String) -> SiteCounters? {

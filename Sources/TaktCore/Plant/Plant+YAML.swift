@@ -102,7 +102,7 @@ private struct PlantFileReader {
 
     func segment(_ node: Node, key: String) throws(PlantFileError) -> String {
         let value = try scalar(node, key: key)
-        guard Plant.isValidSegment(value) else {
+        guard TopicSegment.isValid(value) else {
             throw error(node.mark, key: key, "'\(key)' is '\(value)': ids are 1 to 64 characters of A-Z a-z 0-9 _ -")
         }
         return value
@@ -128,7 +128,7 @@ private struct PlantFileReader {
     func plant(_ root: Node) throws(PlantFileError) -> Plant {
         let top = try fields(root, path: "", what: "the plant file", required: ["site", "timezone", "calendar", "lines"])
         let site = try segment(top.values["site"]!, key: "site")
-        guard !Plant.reservedSiteNames.contains(site) else {
+        guard !TopicSegment.reservedSites.contains(site) else {
             throw error(top.values["site"]!.mark, key: "site", "'site' is '\(site)': metrics, deadletter and status are reserved")
         }
         let zoneNode = top.values["timezone"]!
@@ -166,7 +166,7 @@ private struct PlantFileReader {
             node, path: path, what: "a line",
             required: ["id", "product", "ideal_cycle_s", "unit_kwh", "output_station", "stations"], optional: ["sim"])
         let id = try segment(f.values["id"]!, key: f.path("id"))
-        guard id != Plant.siteLineName else {
+        guard id != OutboundTopic.siteLine else {
             throw error(f.values["id"]!.mark, key: f.path("id"), "'\(f.path("id"))' is '_site': reserved for site totals")
         }
         let product = try scalar(f.values["product"]!, key: f.path("product"))

@@ -108,22 +108,3 @@ public struct Plant: Sendable, Equatable {
         }
     }
 }
-
-extension Plant {
-    /// Words that are not site names: the daemon's own topic levels (contract section 1).
-    public static let reservedSiteNames: Set<String> = ["metrics", "deadletter", "status"]
-
-    /// The line id the daemon uses for site totals (`takt/v1/metrics/{site}/_site/...`).
-    public static let siteLineName = "_site"
-
-    /// Whether `segment` follows the topic segment rules: 1 to 64 characters of
-    /// `A-Z a-z 0-9 _ -` (contract section 1).
-    public static func isValidSegment(_ segment: String) -> Bool {
-        let utf8 = segment.utf8
-        guard (1...64).contains(utf8.count) else { return false }
-        return utf8.allSatisfy { byte in
-            (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || (byte >= 0x30 && byte <= 0x39)
-                || byte == 0x5F || byte == 0x2D
-        }
-    }
-}

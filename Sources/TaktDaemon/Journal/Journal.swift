@@ -169,7 +169,8 @@ public final class Journal: Sendable {
         }
         s.writeBuffer.removeAll(keepingCapacity: true)
         switch fsync {
-        case .always: _ = Glibc.fsync(s.fd)
+        case .always:
+            guard Journal.sync(s.fd, &s) else { return false }
         case .interval: s.dirty = true
         case .never: break
         }
@@ -202,8 +203,25 @@ public final class Journal: Sendable {
             return dup(s.fd)
         }
         guard fd >= 0 else { return }
-        _ = Glibc.fsync(fd)
-        _ = Glibc.close(fd)
+        let failed = Glibc.fsync(fd) != 0 ? errno : 0
+        _ = Glibc.close(fd)  // a duplicate: nothing was written through it
+        if failed != 0 {
+            // After a failed fsync the kernel may have dropped the dirty pages: the journal can
+            // no longer promise what it has acknowledged, so it refuses further appends.
+            state.withLock { s in
+                if s.failure == nil { s.failure = "journal fsync failed: \(String(cString: strerror(failed)))" }
+            }
+        }
+    }
+
+    /// fsync of the open segment; on failure records it in `s.failure` (every later append
+    /// fails, so nothing more is acknowledged) and returns false.
+    private static func sync(_ fd: Int32, _ s: inout FileState) -> Bool {
+        guard Glibc.fsync(fd) == 0 else {
+            s.failure = "journal fsync failed: \(String(cString: strerror(errno)))"
+            return false
+        }
+        return true
     }
 
     /// Deletes segments that end at or before `offset` (everything in them is committed).
@@ -258,7 +276,8 @@ public final class Journal: Sendable {
             _ = writeBuffered(&s)
             s.closed = true
             if s.fd >= 0 {
-                if fsync != .never { _ = Glibc.fsync(s.fd) }
+                if fsync != .never { _ = Journal.sync(s.fd, &s) }
+                // close(2) of a regular file after its fsync reports nothing more to act on.
                 _ = Glibc.close(s.fd)
                 s.fd = -1
             }
@@ -268,7 +287,7 @@ public final class Journal: Sendable {
     // MARK: files
 
     private func rollSegment(_ s: inout FileState) {
-        if fsync != .never { _ = Glibc.fsync(s.fd) }
+        if fsync != .never { guard Journal.sync(s.fd, &s) else { return } }
         _ = Glibc.close(s.fd)
         s.segmentStart = s.end
         s.dirty = false

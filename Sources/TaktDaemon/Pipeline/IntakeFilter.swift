@@ -1,3 +1,5 @@
+import TaktCore
+
 /// Which received messages are device traffic for the pipeline (and so go into the journal),
 /// and which are not: the daemon's own output under the reserved names of contract section 1
 /// (`takt/v1/metrics/…`, `takt/v1/deadletter`, `takt/v1/status/…`, seen because it subscribes
@@ -18,6 +20,6 @@ public enum IntakeFilter {
     }
 
     private static let prefix = Array("takt/v1/".utf8)
-    /// The reserved site names of contract section 1 (the daemon's own output).
-    private static let reservedSites = ["metrics", "deadletter", "status"].map { Array($0.utf8) }
+    /// The reserved site names (the daemon's own output levels), as bytes.
+    private static let reservedSites = TopicSegment.reservedSites.map { Array($0.utf8) }
 }
