@@ -21,7 +21,9 @@ func aggPlant(site: String = "s1") -> Plant {
     ])
 }
 
-func makeAggregator(_ settings: AggregatorSettings = AggregatorSettings()) -> Aggregator {
+/// An aggregator of ``aggPlant()``; `max_past` off by default, since the tests' events are of
+/// 2026 and their `now` (``aggNow``) is of 2033.
+func makeAggregator(_ settings: AggregatorSettings = AggregatorSettings(maxPastMs: 0)) -> Aggregator {
     try! Aggregator(plants: [aggPlant()], settings: settings)
 }
 

@@ -201,7 +201,7 @@ struct AggregatorTests {
         (16, 1_800_000, true),
     ] as [(UInt64, Int64, Bool)])
     func restoreIsExact(seed: UInt64, maxAgeMs: Int64, unknown: Bool) throws {
-        let settings = AggregatorSettings(maxAgeMs: maxAgeMs)
+        let settings = AggregatorSettings(maxAgeMs: maxAgeMs, maxPastMs: 0)
         let stream = faulty(randomStream(seed: seed, messages: 2500, unknownStates: unknown), seed: seed &* 7,
                             reorder: 0.15, maxDelayMs: maxAgeMs < 3_600_000 ? 2_400_000 : 120_000)
         // Uninterrupted: one run, one commit at the end.
@@ -292,7 +292,7 @@ struct AggregatorTests {
 
     @Test("too_old is decided before dedup: a too-old message does not use up its seq")
     func tooOld() {
-        var a = makeAggregator(AggregatorSettings(maxAgeMs: 3_600_000))
+        var a = makeAggregator(AggregatorSettings(maxAgeMs: 3_600_000, maxPastMs: 0))
         let h = aggT0 + 7_200_000
         #expect(a.feed(unitMsg("eol", ts: h, seq: 1)) == .accepted)  // horizon = h
         // stack, seq 5: 1 h + 1 ms behind the horizon → too_old.
@@ -312,7 +312,7 @@ struct AggregatorTests {
 
     @Test("a seq too far behind the dedup bitmap is stale_seq and not counted")
     func staleSeq() {
-        var a = makeAggregator(AggregatorSettings(dedupCapacity: 64))
+        var a = makeAggregator(AggregatorSettings(dedupCapacity: 64, maxPastMs: 0))
         #expect(a.feed(unitMsg("eol", ts: aggT0, seq: 100)) == .accepted)
         #expect(a.feed(unitMsg("eol", ts: aggT0 + 1, seq: 200)) == .accepted)
         if case .deadLetter(.staleSeq, _) = a.feed(unitMsg("eol", ts: aggT0 + 2, seq: 120)) {} else {

@@ -59,7 +59,7 @@ struct DedupTests {
             switch w.accept(s) {
             case .new: new += 1
             case .duplicate: dup += 1
-            case .tooOldToTell: Issue.record("too old \(s)")
+            case .tooOldToTell, .seqJump, .bootJump, .staleBoot: Issue.record("\(s) refused")
             }
         }
         #expect(new == 5000)
@@ -102,7 +102,8 @@ struct DedupTests {
         #expect(st.boots.map(\.boot) == [2, 1])
         #expect(st.missing == 1)
         #expect(st.retiredMissing == 1)
-        #expect(st.accept(boot: 0, seq: 13) == .tooOldToTell)
+        // Older than both held boots: it cannot be proven new (stale_boot).
+        #expect(st.accept(boot: 0, seq: 13) == .staleBoot)
         // A boot between the held ones is not representable once full either.
         #expect(st.accept(boot: 1, seq: 1) == .duplicate)
         #expect(st.duplicates == 2)
@@ -116,7 +117,7 @@ struct DedupTests {
         #expect(st.boots.map(\.boot) == [5, 2])
         #expect(st.accept(boot: 3, seq: 0) == .new)
         #expect(st.boots.map(\.boot) == [5, 3, 2])
-        #expect(st.accept(boot: 1, seq: 0) == .tooOldToTell)
+        #expect(st.accept(boot: 1, seq: 0) == .staleBoot)
     }
 
     @Test("bytes and Codable forms round-trip and continue identically")

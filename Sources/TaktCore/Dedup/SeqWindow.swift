@@ -7,6 +7,42 @@ public enum DedupVerdict: Sendable, Hashable {
     /// So far below the highest seq (at least `capacity` behind) that the bitmap no longer
     /// knows; not counted, to keep exactly-once. The daemon dead-letters it as `stale_seq`.
     case tooOldToTell
+    /// More than `max_seq_gap` above the source's highest seq (or, for a new boot of a known
+    /// station, above 0): not counted and nothing moves (`seq_jump`). One such message must not
+    /// make every later seq of the source look stale.
+    case seqJump
+    /// More than `max_boot_gap` above the station's newest boot: not counted, nothing moves
+    /// (`boot_jump`), so it cannot push the real boot out.
+    case bootJump
+    /// A boot older than every boot the station holds, when it holds `keepBoots` already: it
+    /// cannot be proven new (`stale_boot`).
+    case staleBoot
+}
+
+/// The bounds dedup keeps on what devices send (contract section 8).
+public struct DedupLimits: Sendable, Equatable {
+    /// `max_seq_gap`: the largest forward jump of a source's seq that is believed (and so the
+    /// most one gap adds to `missing`). Default 1,000,000.
+    public var maxSeqGap: Int64
+    /// `max_boot_gap`: the largest forward jump of a station's boot that is believed. Default
+    /// 2^32, so boots counted up by one and boots in seconds since the epoch both work.
+    public var maxBootGap: Int64
+
+    public init(maxSeqGap: Int64 = 1_000_000, maxBootGap: Int64 = 1 << 32) {
+        precondition(maxSeqGap >= 1 && maxBootGap >= 1)
+        self.maxSeqGap = maxSeqGap
+        self.maxBootGap = maxBootGap
+    }
+}
+
+extension Int64 {
+    /// `self + other`, stopping at `Int64.max` / `Int64.min` instead of trapping (counters of
+    /// wire-driven events).
+    @inline(__always)
+    public func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        return overflow ? (other > 0 ? .max : .min) : sum
+    }
 }
 
 /// Exactly-once state of one source `(site, line, station, boot)`: the highest `seq` seen plus
@@ -66,9 +102,11 @@ public struct SeqWindow: Sendable, Equatable, Codable {
 
     /// Records `seq` (≥ 0) and says whether it is new.
     ///
-    /// Complexity: amortized O(1) (a jump clears each bitmap position at most once per
-    /// `capacity` seqs of progress; a jump of `capacity` or more clears the words in one go).
-    public mutating func accept(_ seq: Int64) -> DedupVerdict {
+    /// - Parameter maxGap: `max_seq_gap`; a seq more than this above `highest` is `.seqJump`
+    ///   and changes nothing (the first seq of a source is taken as it comes).
+    /// - Complexity: amortized O(1) (a jump clears each bitmap position at most once per
+    ///   `capacity` seqs of progress; a jump of `capacity` or more clears the words in one go).
+    public mutating func accept(_ seq: Int64, maxGap: Int64 = DedupLimits().maxSeqGap) -> DedupVerdict {
         precondition(seq >= 0, "seq must be ≥ 0")
         if highest < 0 {
             highest = seq
@@ -77,8 +115,10 @@ public struct SeqWindow: Sendable, Equatable, Codable {
             return .new
         }
         if seq > highest {
+            // Both are ≥ 0, so the difference cannot overflow.
+            guard seq - highest <= maxGap else { return .seqJump }
             let gap = seq - highest - 1
-            missing += gap
+            missing = missing.saturatingAdd(gap)
             if seq - highest >= Int64(capacity) {
                 for w in bits.indices { bits[w] = 0 }
             } else {
@@ -90,17 +130,26 @@ public struct SeqWindow: Sendable, Equatable, Codable {
             return .new
         }
         if highest - seq >= Int64(capacity) {
-            tooOld += 1
+            tooOld = tooOld.saturatingAdd(1)
             return .tooOldToTell
         }
         let (w, m) = position(seq)
         if bits[w] & m != 0 {
-            duplicates += 1
+            duplicates = duplicates.saturatingAdd(1)
             return .duplicate
         }
         bits[w] |= m
         if seq > first { missing -= 1 }
         return .new
+    }
+
+    /// Whether every seq of `range` is known to have been accepted (false when any is missing or
+    /// outside the bitmap). O(range count), at most `capacity`.
+    public func containsAll(_ range: Range<Int64>) -> Bool {
+        guard !range.isEmpty else { return true }
+        guard range.count <= capacity else { return false }
+        for seq in range where contains(seq) != true { return false }
+        return true
     }
 
     /// Whether `seq` is known to have been accepted (`nil`: outside the bitmap, cannot tell).

@@ -33,32 +33,49 @@ public struct StationDedup: Sendable, Equatable, Codable {
     }
 
     /// Records `(boot, seq)`; see the type's documentation for boots.
-    public mutating func accept(boot: Int64, seq: Int64) -> DedupVerdict {
+    ///
+    /// A boot the station does not hold yet is believed only within `limits`: at most
+    /// `maxBootGap` above the newest boot (else `.bootJump`), and — a restarted device starts
+    /// its seq again — with a first seq of at most `maxSeqGap` (else `.seqJump`). A station's
+    /// very first message, and a late one of an older boot, are taken as they come (the daemon
+    /// may start long after the device; the boot before a restart ran for a while).
+    /// Verdicts other than `.new` and `.duplicate` change nothing.
+    public mutating func accept(boot: Int64, seq: Int64, limits: DedupLimits = DedupLimits()) -> DedupVerdict {
         if let k = boots.firstIndex(where: { $0.boot == boot }) {
-            return boots[k].window.accept(seq)
+            return boots[k].window.accept(seq, maxGap: limits.maxSeqGap)
+        }
+        if let newest = boots.first?.boot, boot > newest {
+            let (jump, overflow) = boot.subtractingReportingOverflow(newest)
+            if overflow || jump > limits.maxBootGap { return .bootJump }
+            if seq > limits.maxSeqGap { return .seqJump }
         }
         // A boot we do not hold: new if newer than the oldest held, or if there is room.
         let insertAt = boots.firstIndex(where: { $0.boot < boot }) ?? boots.count
-        if insertAt >= keepBoots { return .tooOldToTell }
+        if insertAt >= keepBoots { return .staleBoot }
         var w = SeqWindow(capacity: capacity)
-        let verdict = w.accept(seq)
+        let verdict = w.accept(seq, maxGap: limits.maxSeqGap)
         boots.insert(Boot(boot: boot, window: w), at: insertAt)
         if boots.count > keepBoots {
             let gone = boots.removeLast()
-            retiredMissing += gone.window.missing
-            retiredDuplicates += gone.window.duplicates
+            retiredMissing = retiredMissing.saturatingAdd(gone.window.missing)
+            retiredDuplicates = retiredDuplicates.saturatingAdd(gone.window.duplicates)
         }
         return verdict
+    }
+
+    /// Whether every seq of `range` of `boot` has been accepted (false for a boot not held).
+    public func hasAll(boot: Int64, _ range: Range<Int64>) -> Bool {
+        boots.first { $0.boot == boot }?.window.containsAll(range) ?? false
     }
 
     /// The newest boot seen (`nil` before the first message).
     public var currentBoot: Int64? { boots.first?.boot }
 
     /// Gaps over all boots this station has had (see ``SeqWindow`` for the definition).
-    public var missing: Int64 { boots.reduce(retiredMissing) { $0 + $1.window.missing } }
+    public var missing: Int64 { boots.reduce(retiredMissing) { $0.saturatingAdd($1.window.missing) } }
 
     /// Duplicates over all boots.
-    public var duplicates: Int64 { boots.reduce(retiredDuplicates) { $0 + $1.window.duplicates } }
+    public var duplicates: Int64 { boots.reduce(retiredDuplicates) { $0.saturatingAdd($1.window.duplicates) } }
 }
 
 /// Dedup state of every station, keyed by whatever the caller uses to name a station (an
@@ -78,9 +95,9 @@ public struct DedupTable<Key: Hashable & Sendable>: Sendable {
     }
 
     /// Records a message of `station` and says whether to count it.
-    public mutating func accept(_ station: Key, boot: Int64, seq: Int64) -> DedupVerdict {
+    public mutating func accept(_ station: Key, boot: Int64, seq: Int64, limits: DedupLimits = DedupLimits()) -> DedupVerdict {
         let verdict = stations[station, default: StationDedup(capacity: capacity, keepBoots: keepBoots)]
-            .accept(boot: boot, seq: seq)
+            .accept(boot: boot, seq: seq, limits: limits)
         changed.insert(station)
         return verdict
     }

@@ -36,6 +36,13 @@ public enum DeadLetterReason: String, CaseIterable, Codable, Sendable, Hashable 
     /// `seq` is so far below the source's highest seq that dedup cannot tell whether it was
     /// already counted (outside the dedup bitmap); not counted, to keep exactly-once.
     case staleSeq = "stale_seq"
+    /// `seq` is more than `max_seq_gap` above the source's highest (or a new boot's first seq
+    /// is above `max_seq_gap`): not believed; nothing moves.
+    case seqJump = "seq_jump"
+    /// `boot` is more than `max_boot_gap` above the station's newest boot: nothing moves.
+    case bootJump = "boot_jump"
+    /// `boot` is older than every boot the station still holds (it keeps the newest two).
+    case staleBoot = "stale_boot"
 }
 
 /// A dead letter: the reason (closed set) and a human detail naming the field and the fault.

@@ -24,6 +24,9 @@ extension Aggregator {
     public mutating func drainCommit(journalOffset: Int64) -> CommitBatch {
         // 1. Windows dirty by state time (pending slots are created for them).
         for si in sites.indices where sites[si].horizon > sites[si].drainedHorizon {
+            // The span is bounded by the entries' age: a state older than `max_past` behind the
+            // daemon's clock is never accepted (docs/protocol.md, section 8). Clamping here
+            // instead would make the rows depend on where drains fall.
             let h0 = sites[si].drainedHorizon
             let h1 = sites[si].horizon
             for st in siteInfo[si].stations where !stations[st].timeline.entries.isEmpty {

@@ -212,16 +212,31 @@ public struct Aggregator: Sendable {
             return deadLetter(site: si, .tooOld,
                               "ts \(ts) is \(horizon - ts) ms behind the site's newest event \(horizon); max_age is \(settings.maxAgeMs) ms")
         }
-        let verdict = stations[st].dedup.accept(boot: event.boot, seq: event.seq)
+        // Even a site's first message: a device clock reset to 1970 must not open 56 years of
+        // windows. `now` and `ts` are both within 0…2^53, so the difference cannot overflow.
+        if settings.maxPastMs > 0 && now - ts > settings.maxPastMs {
+            return deadLetter(site: si, .tooOld,
+                              "ts \(ts) is \(now - ts) ms behind the daemon's clock; max_past is \(settings.maxPastMs) ms")
+        }
+        let verdict = stations[st].dedup.accept(boot: event.boot, seq: event.seq, limits: settings.dedupLimits)
         stations[st].snapshotDirty = true
         touch(st)
         switch verdict {
         case .new:
             break
         case .duplicate:
-            sites[si].duplicates += 1
+            sites[si].duplicates = sites[si].duplicates.saturatingAdd(1)
             sites[si].changed = true
             return .duplicate
+        case .seqJump:
+            return deadLetter(site: si, .seqJump,
+                              "seq \(event.seq) of boot \(event.boot) jumps more than max_seq_gap (\(settings.dedupLimits.maxSeqGap)) ahead of the source")
+        case .bootJump:
+            return deadLetter(site: si, .bootJump,
+                              "boot \(event.boot) is more than max_boot_gap (\(settings.dedupLimits.maxBootGap)) above the station's boot")
+        case .staleBoot:
+            return deadLetter(site: si, .staleBoot,
+                              "boot \(event.boot) is older than every boot the station still holds")
         case .tooOldToTell:
             return deadLetter(site: si, .staleSeq,
                               "seq \(event.seq) of boot \(event.boot) is too far behind the source's newest seq to tell whether it was counted")
@@ -241,22 +256,36 @@ public struct Aggregator: Sendable {
             let drained = sites[si].drainedHorizon
             // Before a late insert: the state that held [ts, next entry) until now.
             let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
-            stations[st].timelineDirty = true
-            if let changed = stations[st].timeline.insert(s) {
-                // Time from the drained horizon on is handled by the horizon rule at drain.
-                // A late change between states of the same class (see `timeClass`) changes no
-                // number and no row: no rewrite.
-                let hi = min(changed.upperBound, drained)
-                if changed.lowerBound < hi, let old, Self.timeClass(old) != Self.timeClass(s.state) {
-                    addLateRange(station: st, changed.lowerBound..<hi)
+            if !isRedundant(s, station: st) {
+                stations[st].timelineDirty = true
+                if let changed = stations[st].timeline.insert(s) {
+                    // Time from the drained horizon on is handled by the horizon rule at drain.
+                    // A late change between states of the same class (see `timeClass`) changes
+                    // no number and no row: no rewrite.
+                    let hi = min(changed.upperBound, drained)
+                    if changed.lowerBound < hi, let old, Self.timeClass(old) != Self.timeClass(s.state) {
+                        addLateRange(station: st, changed.lowerBound..<hi)
+                    }
                 }
             }
             for tier in WindowTier.allCases { _ = pendingSlot(station: st, site: si, tier: tier, ts: ts) }
         }
         if ts > horizon { sites[si].horizon = ts }
-        sites[si].accepted += 1
+        sites[si].accepted = sites[si].accepted.saturatingAdd(1)
         sites[si].changed = true
         return .accepted
+    }
+
+    /// Whether state message `s` (already accepted by dedup) can never change a number and need
+    /// not be stored: it repeats the state of the timeline's last entry, of the same boot, later,
+    /// and every seq between the two has been accepted — so no late message can ever land
+    /// between them (it would be a duplicate). A heartbeat of an unchanged state then costs no
+    /// memory and no snapshot rewrite. Entries that only look redundant while a gap is open are
+    /// kept: a late state filling the gap needs them to know where the state resumes.
+    private func isRedundant(_ s: StateEvent, station st: Int) -> Bool {
+        guard let last = stations[st].timeline.entries.last, last.state == s.state, last.boot == s.boot,
+              s.ts >= last.ts, s.seq > last.seq else { return false }
+        return stations[st].dedup.hasAll(boot: s.boot, (last.seq + 1)..<s.seq)
     }
 
     /// ``ingest(topic:payload:now:)`` for a topic string and payload array (tests, tools).
@@ -299,8 +328,8 @@ public struct Aggregator: Sendable {
     }
 
     private mutating func deadLetter(site si: Int, _ reason: DeadLetterReason, _ detail: String) -> IngestOutcome {
-        sites[si].deadLetters += 1
-        sites[si].deadLettersByReason[Self.reasonIndex(reason)] += 1
+        sites[si].deadLetters = sites[si].deadLetters.saturatingAdd(1)
+        sites[si].deadLettersByReason[Self.reasonIndex(reason)] &+= 1  // in memory only, from 0
         sites[si].changed = true
         return .deadLetter(reason, detail: detail)
     }

@@ -11,22 +11,33 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var dedupCapacity: Int
     /// Boots held per station for dedup; see ``StationDedup``. Default 2.
     public var keepBoots: Int
+    /// `max_past`: an event more than this many ms behind the daemon's clock is `too_old`, even
+    /// for a site's first message; 0 switches the check off (backfilling old captures).
+    /// Default: `maxAgeMs`.
+    public var maxPastMs: Int64
+    /// `max_seq_gap` and `max_boot_gap`.
+    public var dedupLimits: DedupLimits
 
     public static let defaultMaxAgeMs: Int64 = 35 * 86_400_000
 
+    /// - Parameter maxPastMs: nil = `maxAgeMs`.
     public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, payload: PayloadLimits = PayloadLimits(),
-                dedupCapacity: Int = 4096, keepBoots: Int = 2) {
+                dedupCapacity: Int = 4096, keepBoots: Int = 2, maxPastMs: Int64? = nil,
+                dedupLimits: DedupLimits = DedupLimits()) {
         self.maxAgeMs = maxAgeMs
         self.payload = payload
         self.dedupCapacity = dedupCapacity
         self.keepBoots = keepBoots
+        self.maxPastMs = maxPastMs ?? maxAgeMs
+        self.dedupLimits = dedupLimits
     }
 
     /// The same, from the separate daemon settings.
     public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, maxPayloadBytes: Int, maxFutureS: Int64,
-                dedupCapacity: Int = 4096, keepBoots: Int = 2) {
+                dedupCapacity: Int = 4096, keepBoots: Int = 2, maxPastMs: Int64? = nil,
+                dedupLimits: DedupLimits = DedupLimits()) {
         self.init(maxAgeMs: maxAgeMs, payload: PayloadLimits(maxPayloadBytes: maxPayloadBytes, maxFutureS: maxFutureS),
-                  dedupCapacity: dedupCapacity, keepBoots: keepBoots)
+                  dedupCapacity: dedupCapacity, keepBoots: keepBoots, maxPastMs: maxPastMs, dedupLimits: dedupLimits)
     }
 }
 
