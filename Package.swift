@@ -56,10 +56,12 @@ let package = Package(
                            .product(name: "GRDBSQLite", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
+        // CRC-32C of journal records (SSE 4.2 where the CPU has it).
+        .target(name: "CTaktChecksum"),
         .target(
             name: "TaktDaemon",
             dependencies: [
-                "TaktCore", "TaktStore", "MQTT",
+                "TaktCore", "TaktStore", "MQTT", "CTaktChecksum",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),

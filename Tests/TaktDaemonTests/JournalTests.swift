@@ -110,12 +110,95 @@ struct JournalTests {
             FileManager.default.contentsOfDirectory(atPath: directory.path).first { $0.hasSuffix(".log") }))
         let handle = try FileHandle(forWritingTo: file)
         handle.seekToEndOfFile()
-        handle.write(Data([40, 0, 0, 0, 3, 0, 0x61]))  // claims 40 bytes, has 3
+        handle.write(Data([40, 0, 0, 0x80, 0, 0, 0, 0, 3, 0, 0x61]))  // claims 40 bytes, has 5
         try handle.close()
         let reopened = try Journal(directory: directory, fsync: .never)
         #expect(reopened.endOffset == first)
         let second = try #require(reopened.append(topic: "a/c", payload: [9]))
         #expect(try reopened.records(from: 0).map(\.endOffset) == [first, second])
+    }
+
+    /// Ten records of `payload(i)` in a fresh journal of one segment; returns their end offsets.
+    static func tenRecords(_ directory: URL) throws -> [Int64] {
+        let journal = try Journal(directory: directory, fsync: .never)
+        defer { journal.close() }
+        return try (0..<10).map { i in try #require(journal.append(topic: "t/\(i)", payload: Array("payload-\(i)".utf8))) }
+    }
+
+    static func segmentFile(_ directory: URL) throws -> URL {
+        directory.appendingPathComponent(try #require(
+            FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().first { $0.hasSuffix(".log") }))
+    }
+
+    /// Flips one bit of the segment at `offset`.
+    static func flipBit(_ file: URL, at offset: Int64) throws {
+        var bytes = try [UInt8](Data(contentsOf: file))
+        bytes[Int(offset)] ^= 0x10
+        try Data(bytes).write(to: file)
+    }
+
+    @Test("a bit flipped in a record in the middle of the newest segment: that record is skipped and reported, the rest is kept and read")
+    func bitFlipInTheMiddle() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-flip")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let ends = try Self.tenRecords(directory)
+        // A payload byte of record 4 (records are checksummed; version 1 journals had no check).
+        try Self.flipBit(try Self.segmentFile(directory), at: ends[3] + 14)
+        let reopened = try Journal(directory: directory, fsync: .never)
+        #expect(reopened.endOffset == ends[9], "the segment after the damage must not be cut off")
+        var reader = try reopened.reader(from: 0)
+        var read: [Int64] = []
+        while let record = try reader.next() { read.append(record.endOffset) }
+        #expect(read == ends.enumerated().filter { $0.offset != 4 }.map(\.element))
+        #expect(reader.damaged == [JournalReader.Damage(offset: ends[3], bytes: Int(ends[4] - ends[3]))])
+    }
+
+    @Test("a damaged length in an older segment: the stretch is skipped to the next valid record, not the rest of the segment")
+    func damagedLengthInOlderSegment() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-len")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var ends: [Int64] = []
+        do {
+            let journal = try Journal(directory: directory, fsync: .never, segmentBytes: 300)
+            for i in 0..<40 { ends.append(try #require(journal.append(topic: "t", payload: Array("record \(i)".utf8)))) }
+            journal.close()
+        }
+        // The length field of record 2 (in the first segment, not the newest) claims 64 KB.
+        try Self.flipBit(try Self.segmentFile(directory), at: ends[1] + 2)
+        let reopened = try Journal(directory: directory, fsync: .never, segmentBytes: 300)
+        var reader = try reopened.reader(from: 0)
+        var read: [Int64] = []
+        while let record = try reader.next() { read.append(record.endOffset) }
+        #expect(read == ends.enumerated().filter { $0.offset != 2 }.map(\.element))
+        #expect(reader.damaged.count == 1)
+    }
+
+    @Test("journals written before checksums (version 1 records) still read")
+    func versionOneRecords() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-v1")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        // [u32 body length][u16 topic length][topic][payload], as Takt wrote them before.
+        var bytes: [UInt8] = []
+        for (topic, payload) in [("a/b", "one"), ("c/d", "two")] {
+            let body = 2 + topic.utf8.count + payload.utf8.count
+            bytes += [UInt8(body), 0, 0, 0, UInt8(topic.utf8.count), 0] + Array(topic.utf8) + Array(payload.utf8)
+        }
+        try Data(bytes).write(to: directory.appendingPathComponent("journal-00000000000000000000.log"))
+        let journal = try Journal(directory: directory, fsync: .never)
+        #expect(journal.endOffset == Int64(bytes.count))
+        let third = try #require(journal.append(topic: "e/f", payload: Array("three".utf8)))
+        let records = try journal.records(from: 0)
+        #expect(records.map { String(decoding: $0.payload, as: UTF8.self) } == ["one", "two", "three"])
+        #expect(records.last?.endOffset == third)
+    }
+
+    @Test("journal segments are readable by the daemon's user only (0600)")
+    func segmentMode() throws {
+        let directory = try TestProcess.temporaryDirectory("takt-journal-mode")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        _ = try Self.tenRecords(directory)
+        let attributes = try FileManager.default.attributesOfItem(atPath: try Self.segmentFile(directory).path)
+        #expect((attributes[.posixPermissions] as? NSNumber)?.intValue == 0o600)
     }
 
     @Test("a journal whose files were removed continues from the committed offset")

@@ -10,12 +10,13 @@ import Glibc
 /// `write(2)` to the file survives a `kill -9` of the daemon (the kernel holds the data); `fsync`
 /// adds survival of power loss, at the cost set by `FsyncPolicy`.
 ///
-/// Records are `[u32 LE record length][u16 LE topic length][topic bytes][payload bytes]`, where
-/// the record length counts everything after itself. Offsets are byte positions in one logical
-/// stream cut into segment files `journal-<first offset, 20 digits>.log`; a new segment starts
-/// when the current one passes `segmentBytes`, and segments wholly before the committed offset
-/// are deleted (`release(before:)`). A torn record at the very end (a crash inside `write`) is
-/// cut off when the journal is opened.
+/// Records carry a CRC-32C (``JournalRecord`` has the format). Offsets are byte positions in
+/// one logical stream cut into segment files `journal-<first offset, 20 digits>.log`; a new
+/// segment starts when the current one passes `segmentBytes`, and segments wholly before the
+/// committed offset are deleted (`release(before:)`). A torn record at the very end (a crash
+/// inside `write`) is cut off when the journal is opened; a damaged stretch elsewhere is kept,
+/// and skipped and reported by the reader (``JournalReader``). With fsync on, the directory is
+/// fsynced too when a segment is created or deleted.
 ///
 /// Appends of messages whose PUBACK waits for the end of a receive batch go to a write buffer
 /// (`appendBuffered`) written with one `write(2)` per batch (`writeBuffered`) — still before any
@@ -43,7 +44,7 @@ public final class Journal: Sendable {
     /// Bytes a record of this topic and payload takes in the journal.
     @inline(__always)
     public static func recordSize(topicBytes: Int, payloadBytes: Int) -> Int64 {
-        Int64(4 + 2 + topicBytes + payloadBytes)
+        JournalRecord.size(topicBytes: topicBytes, payloadBytes: payloadBytes)
     }
 
     let directory: URL
@@ -72,7 +73,9 @@ public final class Journal: Sendable {
         self.directory = directory
         self.fsync = fsync
         self.segmentBytes = segmentBytes
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        // Messages are the plant's data: the daemon's user only.
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                attributes: [.posixPermissions: 0o700])
         var file = FileState()
         let segments = try Journal.segments(in: directory)
         if let last = segments.last {
@@ -85,13 +88,13 @@ public final class Journal: Sendable {
             file.end = last + validLength
             file.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         } else {
-            file.fd = open(Journal.path(directory, 0), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            file.fd = open(Journal.path(directory, 0), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         }
         if file.fd >= 0 && file.end < minimumOffset {
             _ = Glibc.close(file.fd)
             file.segmentStart = minimumOffset
             file.end = minimumOffset
-            file.fd = open(Journal.path(directory, minimumOffset), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            file.fd = open(Journal.path(directory, minimumOffset), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         }
         guard file.fd >= 0 else {
             throw JournalError("cannot open the journal in \(directory.path): \(String(cString: strerror(errno)))")
@@ -146,15 +149,13 @@ public final class Journal: Sendable {
     public static let bufferLimit = 1 << 20
 
     private func buffer(_ s: inout FileState, topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> Int64? {
-        guard !s.closed, s.failure == nil, topic.count <= Int(UInt16.max) else {
+        guard !s.closed, s.failure == nil, topic.count <= Int(UInt16.max),
+              6 + topic.count + payload.count <= JournalRecord.maxBodyLength else {
             if topic.count > Int(UInt16.max) { s.failure = "topic longer than 65535 bytes" }
+            if 6 + topic.count + payload.count > JournalRecord.maxBodyLength { s.failure = "message larger than 2 GB" }
             return nil
         }
-        let bodyLength = UInt32(2 + topic.count + payload.count)
-        withUnsafeBytes(of: bodyLength.littleEndian) { s.writeBuffer.append(contentsOf: $0) }
-        withUnsafeBytes(of: UInt16(topic.count).littleEndian) { s.writeBuffer.append(contentsOf: $0) }
-        s.writeBuffer.append(contentsOf: topic)
-        s.writeBuffer.append(contentsOf: payload)
+        JournalRecord.append(topic: topic, payload: payload, to: &s.writeBuffer)
         s.end += Journal.recordSize(topicBytes: topic.count, payloadBytes: payload.count)
         return s.end
     }
@@ -233,39 +234,38 @@ public final class Journal: Sendable {
     public func release(before offset: Int64) {
         let open = state.withLock { $0.segmentStart }
         guard let segments = try? Journal.segments(in: directory) else { return }
+        var removed = false
         for (index, start) in segments.enumerated() where start < open && index + 1 < segments.count {
             if segments[index + 1] <= offset {
-                try? FileManager.default.removeItem(atPath: Journal.path(directory, start))
+                // A segment that cannot be deleted is retried at the next release.
+                removed = (try? FileManager.default.removeItem(atPath: Journal.path(directory, start))) != nil || removed
             }
         }
+        // Deletions are safe to lose at a power loss (the store's offset is past them); synced
+        // only to keep the directory's state close to the store's.
+        if removed && fsync != .never { _ = Journal.syncDirectory(directory) }
     }
 
-    /// Reads every record from `offset` to the end, in order.
+    /// fsync of the journal directory (a segment created or deleted); false when it failed.
+    @discardableResult
+    static func syncDirectory(_ directory: URL) -> Bool {
+        let fd = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { _ = Glibc.close(fd) }  // read-only descriptor: nothing to report
+        return Glibc.fsync(fd) == 0
+    }
+
+    /// Reads every record from `offset` to the end, in order, one segment in memory at a time.
+    func reader(from offset: Int64) throws -> JournalReader {
+        try JournalReader(directory: directory, from: offset)
+    }
+
+    /// Every record from `offset` to the end, in order (tests and tools; the daemon streams
+    /// with ``reader(from:)``). Damaged stretches are skipped.
     public func records(from offset: Int64) throws -> [Record] {
+        var reader = try reader(from: offset)
         var records: [Record] = []
-        let segments = try Journal.segments(in: directory)
-        for (index, start) in segments.enumerated() {
-            let next = index + 1 < segments.count ? segments[index + 1] : Int64.max
-            if next <= offset { continue }
-            let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: Journal.path(directory, start))))
-            var position = 0
-            while position + 6 <= data.count {
-                let length = Int(Journal.readUInt32(data, position))
-                guard position + 4 + length <= data.count, length >= 2 else { break }
-                let topicLength = Int(Journal.readUInt16(data, position + 4))
-                guard 2 + topicLength <= length else { break }
-                let recordStart = start + Int64(position)
-                let recordEnd = recordStart + 4 + Int64(length)
-                if recordStart >= offset {
-                    let topicStart = position + 6
-                    records.append(Record(
-                        topic: Array(data[topicStart..<topicStart + topicLength]),
-                        payload: Array(data[(topicStart + topicLength)..<(position + 4 + length)]),
-                        endOffset: recordEnd))
-                }
-                position += 4 + length
-            }
-        }
+        while let record = try reader.next() { records.append(record) }
         return records
     }
 
@@ -291,8 +291,13 @@ public final class Journal: Sendable {
         _ = Glibc.close(s.fd)
         s.segmentStart = s.end
         s.dirty = false
-        s.fd = open(Journal.path(directory, s.end), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
-        if s.fd < 0 { s.failure = "cannot start a journal segment: \(String(cString: strerror(errno)))" }
+        s.fd = open(Journal.path(directory, s.end), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        if s.fd < 0 {
+            s.failure = "cannot start a journal segment: \(String(cString: strerror(errno)))"
+        } else if fsync != .never && !Journal.syncDirectory(directory) {
+            // The new file's name must survive a power loss as its records do.
+            s.failure = "journal directory fsync failed: \(String(cString: strerror(errno)))"
+        }
     }
 
     static func path(_ directory: URL, _ start: Int64) -> String {
@@ -310,24 +315,10 @@ public final class Journal: Sendable {
             .sorted()
     }
 
-    /// Length of the whole records at the start of a segment (a torn last record is excluded).
+    /// Length of a segment up to the end of its last valid record (a torn tail excluded).
     static func validLength(ofSegmentAt path: String) throws -> Int64 {
         let data = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
-        var position = 0
-        while position + 6 <= data.count {
-            let length = Int(readUInt32(data, position))
-            guard length >= 2, position + 4 + length <= data.count else { break }
-            position += 4 + length
-        }
-        return Int64(position)
-    }
-
-    static func readUInt32(_ data: [UInt8], _ at: Int) -> UInt32 {
-        UInt32(data[at]) | UInt32(data[at + 1]) << 8 | UInt32(data[at + 2]) << 16 | UInt32(data[at + 3]) << 24
-    }
-
-    static func readUInt16(_ data: [UInt8], _ at: Int) -> UInt16 {
-        UInt16(data[at]) | UInt16(data[at + 1]) << 8
+        return Int64(data.withUnsafeBytes { JournalRecord.validLength($0) })
     }
 
     static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
