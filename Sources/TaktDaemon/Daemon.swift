@@ -21,6 +21,8 @@ import TaktStore
 public final class Daemon: Sendable {
     let settings: DaemonSettings
     let logger: Logger
+    /// Held as long as the daemon exists (the process).
+    let lock: DataDirectoryLock
     let store: any RollupStore
     let journal: Journal
     let intake: Intake
@@ -39,9 +41,8 @@ public final class Daemon: Sendable {
         } catch {
             throw DaemonConfigurationError(error.description)
         }
-        if case .sqlite = settings.store {
-            try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
-        }
+        try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         let store = try settings.store.open(readOnly: false)
         let saved = try await store.loadState()
         let journal = try Journal(directory: settings.journalDirectory, fsync: configuration.journalFsync,
@@ -55,12 +56,13 @@ public final class Daemon: Sendable {
         let intake = Intake(aggregator: aggregator, journal: journal,
                             offset: hasBacklog ? saved.journalOffset : max(saved.journalOffset, journal.endOffset),
                             sites: settings.plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
-        return Daemon(settings: settings, logger: logger, store: store, journal: journal, intake: intake,
+        return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: journal, intake: intake,
                       committedOffset: saved.journalOffset)
     }
 
-    private init(settings: DaemonSettings, logger: Logger, store: any RollupStore, journal: Journal, intake: Intake,
-                 committedOffset: Int64) {
+    private init(settings: DaemonSettings, logger: Logger, lock: DataDirectoryLock, store: any RollupStore, journal: Journal,
+                 intake: Intake, committedOffset: Int64) {
+        self.lock = lock
         self.settings = settings
         self.logger = logger
         self.store = store
@@ -86,7 +88,8 @@ public final class Daemon: Sendable {
             messageHandler: nil, messageBatchEnded: nil))
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
-                                slowCommit: .milliseconds(configuration.commitIntervalMs), logger: logger)
+                                slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
+                                deadLettersPerSecond: configuration.deadLettersPerSecond, logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -109,7 +112,8 @@ public final class Daemon: Sendable {
             let online = status(online: true).bytes
             services.append(DaemonHTTP.application(
                 address: address, intake: intake, committer: pipeline.statistics, store: store,
-                status: { online }, logger: logger))
+                linesPerSite: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0.lines.count) }),
+                maxRows: configuration.maxRows, status: { online }, logger: logger))
         }
         services.append(IntakeService(
             client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, publisher: publisher,

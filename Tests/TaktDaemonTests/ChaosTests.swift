@@ -73,7 +73,7 @@ struct ChaosTests {
         defer { harness.cleanUp() }
         // Small batches: every receive burst fills the committer's queue, so the network thread
         // is still reading (and would wait for queue space) when the shutdown begins.
-        try "journal_fsync: never\ncommit_interval_ms: 100\ncommit_max_events: 64\n"
+        try "journal_fsync: never\ncommit_interval_ms: 100\ncommit_max_events: 64\nmax_past: 0\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         var daemon = try harness.startDaemon()
         _ = try await harness.waitUntilOnline()

@@ -37,11 +37,12 @@ struct DaemonHarness {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Starts `taktd` (journal fsync off: a kill -9 of the process loses nothing written).
+    /// Starts `taktd` (journal fsync off: a kill -9 of the process loses nothing written;
+    /// `max_past: 0`: the tests replay fixed dates of 2026, further back than the default).
     func startDaemon(extra: [String] = []) throws -> ChildProcess {
         let config = directory.appendingPathComponent("taktd.yaml")
         if !FileManager.default.fileExists(atPath: config.path) {
-            try "journal_fsync: never\ncommit_interval_ms: 100\n".write(to: config, atomically: true, encoding: .utf8)
+            try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\n".write(to: config, atomically: true, encoding: .utf8)
         }
         return try ChildProcess(binary("taktd"),
                                 ["--config", config.path, "--broker", broker.url, "--plant", plant,

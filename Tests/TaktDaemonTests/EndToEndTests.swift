@@ -93,7 +93,7 @@ struct RetentionTests {
     func minuteRows() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_age: 2h\nminute_retention: 3h\n"
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_age: 2h\nminute_retention: 3h\nmax_past: 0\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         let daemon = try harness.startDaemon()
         _ = try await harness.waitUntilOnline()

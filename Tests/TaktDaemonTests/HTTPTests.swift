@@ -110,7 +110,7 @@ struct HTTPTests {
             try store.close()
         }
         let intervalMs = 250
-        try "journal_fsync: never\ncommit_interval_ms: \(intervalMs)\n"
+        try "journal_fsync: never\ncommit_interval_ms: \(intervalMs)\nmax_rows: 100000\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         let port = try freeLoopbackPort()
         let base = "http://127.0.0.1:\(port)"

@@ -25,7 +25,8 @@ struct IntakeTests {
         init(commitMaxEvents: Int, maxWait: TimeInterval = 5) throws {
             directory = try TestProcess.temporaryDirectory("takt-intake")
             journal = try Journal(directory: directory, fsync: .never)
-            intake = Intake(aggregator: try Aggregator(plants: [IntakeTests.plant]), journal: journal, offset: 0,
+            intake = Intake(aggregator: try Aggregator(plants: [IntakeTests.plant], settings: AggregatorSettings(maxPastMs: 0)),
+                            journal: journal, offset: 0,
                             sites: ["s"], commitMaxEvents: commitMaxEvents, maxWait: maxWait,
                             logger: Logger(label: "test"))
         }

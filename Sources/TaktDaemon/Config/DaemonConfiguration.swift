@@ -40,6 +40,17 @@ public struct DaemonConfiguration: Sendable {
     /// How long (ms) `1m` rows are kept behind the oldest site horizon; nil = `maxAgeMs`.
     /// `1h` and `1d` rows are kept for ever.
     public var minuteRetentionMs: Int64?
+    /// How far (ms) behind the daemon's clock an event is still counted; nil = `maxAgeMs`,
+    /// 0 = no check (backfilling old captures).
+    public var maxPastMs: Int64?
+    /// The largest believed forward jump of a source's seq.
+    public var maxSeqGap: Int64 = 1_000_000
+    /// The largest believed forward jump of a station's boot.
+    public var maxBootGap: Int64 = 1 << 32
+    /// Dead letters published on `takt/v1/deadletter` per second at most (all are counted).
+    public var deadLettersPerSecond = 100
+    /// The most rows one `/api/v1/windows` answer may hold (a larger range is a 400).
+    public var maxRows = 10_000
 
     public init() {}
 
@@ -67,6 +78,9 @@ public struct DaemonConfiguration: Sendable {
         guard let mapping = root.mapping else {
             throw DaemonConfigurationError("\(fileName):\(root.mark?.line ?? 0): the file must be a mapping of settings")
         }
+        // journal_fsync and journal_fsync_interval_ms, whichever order they come in.
+        var fsyncMode: (mode: String, line: Int)?
+        var fsyncIntervalMs: Int?
         for (keyNode, value) in mapping {
             let key = keyNode.scalar?.string ?? ""
             let line = keyNode.mark?.line ?? 0
@@ -107,14 +121,13 @@ public struct DaemonConfiguration: Sendable {
             case "http": configuration.http = try text()
             case "subscribe": configuration.subscriptions = try list()
             case "journal_fsync":
-                switch try text() {
-                case "always": configuration.journalFsync = .always
-                case "never": configuration.journalFsync = .never
-                case "interval": configuration.journalFsync = .interval(milliseconds: 100)
-                default: throw fail("'journal_fsync' must be always, interval or never")
+                let mode = try text()
+                guard ["always", "interval", "never"].contains(mode) else {
+                    throw fail("'journal_fsync' must be always, interval or never")
                 }
+                fsyncMode = (mode, line)
             case "journal_fsync_interval_ms":
-                configuration.journalFsync = .interval(milliseconds: try integer(1...60_000))
+                fsyncIntervalMs = try integer(1...60_000)
             case "commit_interval_ms": configuration.commitIntervalMs = try integer(10...60_000)
             case "commit_max_events": configuration.commitMaxEvents = try integer(1...10_000_000)
             case "max_payload_bytes": configuration.maxPayloadBytes = try integer(64...(1 << 24))
@@ -131,9 +144,33 @@ public struct DaemonConfiguration: Sendable {
                 } catch {
                     throw fail("'minute_retention': \(error)")
                 }
+            case "max_past":
+                let value = try text()
+                if value == "0" {
+                    configuration.maxPastMs = 0
+                } else {
+                    do {
+                        configuration.maxPastMs = try ContractTime.durationMs(value)
+                    } catch {
+                        throw fail("'max_past': \(error) (or 0 to switch the check off)")
+                    }
+                }
+            case "max_rows": configuration.maxRows = try integer(1...10_000_000)
+            case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
+            case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
+            case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, minute_retention")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, minute_retention")
             }
+        }
+        switch (fsyncMode?.mode, fsyncIntervalMs) {
+        case ("always", _?), ("never", _?):
+            // An interval with another policy used to override it silently (the later key won).
+            throw DaemonConfigurationError(
+                "\(fileName):\(fsyncMode!.line): 'journal_fsync: \(fsyncMode!.mode)' and 'journal_fsync_interval_ms' contradict each other; the interval goes with 'journal_fsync: interval'")
+        case ("always", nil): configuration.journalFsync = .always
+        case ("never", nil): configuration.journalFsync = .never
+        case (_, let ms): configuration.journalFsync = .interval(milliseconds: ms ?? 100)
         }
         return configuration
     }

@@ -59,7 +59,8 @@ public struct DaemonSettings: Sendable {
     /// Settings of the aggregator (the bounds on what devices send).
     var aggregatorSettings: AggregatorSettings {
         AggregatorSettings(maxAgeMs: configuration.maxAgeMs, maxPayloadBytes: configuration.maxPayloadBytes,
-                           maxFutureS: Int64(configuration.maxFutureS))
+                           maxFutureS: Int64(configuration.maxFutureS), maxPastMs: configuration.maxPastMs,
+                           dedupLimits: DedupLimits(maxSeqGap: configuration.maxSeqGap, maxBootGap: configuration.maxBootGap))
     }
 
     /// `host:port`, `:port` or `port` → Hummingbird's bind address (host defaults to 127.0.0.1).

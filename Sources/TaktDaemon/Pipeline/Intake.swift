@@ -7,6 +7,18 @@ import TaktCore
 import Glibc
 #endif
 
+/// What ``Intake/statistics()`` reports for `/metrics`.
+struct IntakeStatistics: Sendable {
+    var sites: [SiteCounters]
+    /// Journal offset just past the last message given to the aggregator.
+    var journalOffset: Int64
+    /// Messages processed but not committed yet.
+    var pendingEvents: Int
+    /// Dead letters since start by site (nil: no known site — bad topics, unknown sources)
+    /// and reason.
+    var deadLettersByReason: [(site: String?, reason: DeadLetterReason, count: Int64)]
+}
+
 /// One drained commit batch and the dead letters of the messages it covers: what the
 /// committer (``Pipeline``) takes from the ``Intake``.
 struct PendingCommit: Sendable {
@@ -203,11 +215,17 @@ final class Intake: @unchecked Sendable {
     }
 
     /// The sites' counters, the journal offset reached and the events not committed yet.
-    func statistics() -> (sites: [SiteCounters], journalOffset: Int64, pendingEvents: Int) {
+    func statistics() -> IntakeStatistics {
         condition.lock()
         defer { condition.unlock() }
         let queued = queue.reduce(0) { $0 + $1.events }
-        return (sites.compactMap { aggregator.counters(site: $0) }, offset, pendingEvents + queued)
+        var byReason: [(site: String?, reason: DeadLetterReason, count: Int64)] = []
+        for site in sites {
+            for (reason, count) in aggregator.deadLetters(site: site) where count > 0 { byReason.append((site, reason, count)) }
+        }
+        for (reason, count) in aggregator.unattributedDeadLetters where count > 0 { byReason.append((nil, reason, count)) }
+        return IntakeStatistics(sites: sites.compactMap { aggregator.counters(site: $0) }, journalOffset: offset,
+                                pendingEvents: pendingEvents + queued, deadLettersByReason: byReason)
     }
 
     /// The oldest horizon (epoch ms) among sites that have one.

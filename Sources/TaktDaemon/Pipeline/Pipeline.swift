@@ -27,10 +27,20 @@ actor Pipeline {
     private let slowCommit: Duration
     /// Counters for `/metrics`, readable from any thread.
     nonisolated let statistics = CommitterStatistics()
+    /// The journal offset of the last commit (the store's at start-up).
+    private var committedOffset: Int64
+    /// `takt/v1/deadletter` rate limit: at most `deadLetterRate` a second (token bucket).
+    private var deadLetterTokens: Double
+    private let deadLetterRate: Double
+    private var deadLetterRefill = ContinuousClock.now
 
     init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
-         minuteRetentionMs: Int64, slowCommit: Duration, logger: Logger) {
+         minuteRetentionMs: Int64, slowCommit: Duration, committedOffset: Int64, deadLettersPerSecond: Int = 100,
+         logger: Logger) {
         self.intake = intake
+        self.committedOffset = committedOffset
+        self.deadLetterRate = Double(max(1, deadLettersPerSecond))
+        self.deadLetterTokens = Double(max(1, deadLettersPerSecond))
         self.slowCommit = slowCommit
         self.minuteRetentionMs = minuteRetentionMs
         self.store = store
@@ -53,11 +63,17 @@ actor Pipeline {
         // Before the commit that counts them: a crash in between replays their messages, and the
         // replay publishes them again (at least once).
         for letter in pending.deadLetters {
+            guard takeDeadLetterToken() else {
+                statistics.deadLetterNotPublished()
+                continue
+            }
             try await publish(topic: OutboundTopic.deadLetter, payload: letter.bytes, retain: false)
         }
         var rows: [WindowRow] = []
         let takenAt = ContinuousClock.now
-        if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty {
+        // A batch of only unattributed dead letters still moves the journal offset: otherwise
+        // the journal would grow for ever and a restart would replay (and republish) them all.
+        if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty || batch.journalOffset != committedOffset {
             do {
                 rows = try await store.commit(batch, returning: .outputStations)
             } catch {
@@ -66,6 +82,7 @@ actor Pipeline {
                 logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
                 throw error
             }
+            committedOffset = batch.journalOffset
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
             statistics.committed(delay: delay)
@@ -76,6 +93,20 @@ actor Pipeline {
         }
         try await publish(rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
+    }
+
+    /// One token of the dead-letter topic's rate limit, if there is one: the bucket refills at
+    /// `deadLetterRate` a second up to one second's worth (a flood of bad messages must not
+    /// turn into a flood on the topic; every dead letter is counted all the same).
+    private func takeDeadLetterToken() -> Bool {
+        let now = ContinuousClock.now
+        let elapsed = now - deadLetterRefill
+        deadLetterRefill = now
+        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        deadLetterTokens = min(deadLetterRate, deadLetterTokens + seconds * deadLetterRate)
+        guard deadLetterTokens >= 1 else { return false }
+        deadLetterTokens -= 1
+        return true
     }
 
     /// Deletes `1m` rows that no event can reach any more: their window ended `minute_retention`
@@ -135,6 +166,12 @@ final class CommitterStatistics: Sendable {
         var commitDelaySumSeconds = 0.0
         /// Publishes skipped because the publisher was closed at shutdown.
         var unpublished = 0
+        /// Damaged journal stretches skipped at replay, and their bytes.
+        var journalDamages = 0
+        var journalDamagedBytes = 0
+        /// Dead letters not published on `takt/v1/deadletter` because of its rate limit (they
+        /// are counted all the same).
+        var deadLettersNotPublished = 0
     }
     private let state = Mutex(Snapshot())
 
@@ -148,6 +185,15 @@ final class CommitterStatistics: Sendable {
     }
 
     func notPublished() { state.withLock { $0.unpublished += 1 } }
+
+    func journalDamaged(bytes: Int) {
+        state.withLock { s in
+            s.journalDamages += 1
+            s.journalDamagedBytes += bytes
+        }
+    }
+
+    func deadLetterNotPublished() { state.withLock { $0.deadLettersNotPublished += 1 } }
 
     var snapshot: Snapshot { state.withLock { $0 } }
 }

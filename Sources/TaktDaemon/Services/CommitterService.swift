@@ -59,23 +59,38 @@ struct CommitterService: Service {
 
     /// Replays the journal past the store's offset, committing as it goes; stops early at a
     /// graceful shutdown (what is committed is consistent: each commit carries its offset).
+    /// Reads one segment at a time; damaged stretches are skipped, logged and counted.
     private func replay() async throws {
-        let records = try journal.records(from: replayFrom)
-        guard !records.isEmpty else { return }
-        logger.info("replaying \(records.count) journaled messages past offset \(replayFrom)")
+        var reader = try journal.reader(from: replayFrom)
         let now = Intake.nowMs()
         var replayed = 0
-        for record in records {
-            if Task.isShuttingDownGracefully { break }
+        var stopped = false
+        var reportedDamage = 0
+        while let record = try reader.next() {
+            if replayed == 0 { logger.info("replaying journaled messages past offset \(replayFrom)") }
+            for damage in reader.damaged.dropFirst(reportedDamage) {
+                logger.error("journal damaged at offset \(damage.offset): \(damage.bytes) bytes skipped to the next valid record")
+                pipeline.statistics.journalDamaged(bytes: damage.bytes)
+            }
+            reportedDamage = reader.damaged.count
+            if Task.isShuttingDownGracefully {
+                stopped = true
+                break
+            }
             intake.replay(record, now: now)
             replayed += 1
             try await pipeline.commitReady(.queued)
         }
+        for damage in reader.damaged.dropFirst(reportedDamage) {
+            logger.error("journal damaged at offset \(damage.offset): \(damage.bytes) bytes skipped")
+            pipeline.statistics.journalDamaged(bytes: damage.bytes)
+        }
+        guard replayed > 0 else { return }
         try await pipeline.commitReady(.everything)
-        if replayed < records.count {
-            logger.info("replay stopped by shutdown after \(replayed) of \(records.count) messages; the rest is replayed at the next start")
+        if stopped {
+            logger.info("replay stopped by shutdown after \(replayed) messages; the rest is replayed at the next start")
         } else {
-            logger.info("replayed \(records.count) journaled messages")
+            logger.info("replayed \(replayed) journaled messages")
         }
     }
 }

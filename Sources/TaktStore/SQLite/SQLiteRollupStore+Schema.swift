@@ -75,4 +75,9 @@ extension SQLiteRollupStore {
     public func appliedMigrations() async throws -> [String] {
         try await read { db in try Self.migrator.appliedMigrations(db) }
     }
+
+    /// `PRAGMA synchronous` of the writer connection (2 = FULL; diagnostics, tests).
+    public func synchronousMode() async throws -> Int {
+        try await write { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
+    }
 }

@@ -4,9 +4,10 @@ import TaktCore
 
 /// The embedded store: one SQLite file through GRDB.
 ///
-/// - WAL journal, `synchronous = NORMAL`: a commit survives a crash of the process (`kill -9`)
-///   and the file never corrupts; a power loss may lose the last commits, which the daemon
-///   replays from its journal (the stored journal offset moves back with them).
+/// - WAL journal, `synchronous = FULL`: a commit is on disk when it returns, power loss
+///   included. It must be: right after a commit the daemon deletes the journal segments it
+///   covers, so a commit rolled back by a power loss (what `NORMAL` allows) could not be
+///   replayed.
 /// - Every statement has bound arguments; no SQL is built from values.
 /// - Schema versions are GRDB migrations (`v1` …), applied once, on a read-write open.
 ///
@@ -30,9 +31,6 @@ public final class SQLiteRollupStore: RollupStore {
         config.label = "takt-store"
         config.busyMode = .timeout(10)
         config.prepareDatabase { db in
-            // WAL (set by DatabasePool) + NORMAL: durable against process crashes, fsync only
-            // at checkpoints. See the type's comment.
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
             db.add(function: HistogramBlob.mergeFunction)
         }
         let migrator = Self.migrator
@@ -66,6 +64,9 @@ public final class SQLiteRollupStore: RollupStore {
                     throw StoreError.schemaMismatch(path: path, reason: "written by a newer Takt; upgrade taktd")
                 }
                 try migrator.migrate(pool)
+                // After GRDB's WAL set-up, which chooses NORMAL: FULL on the one writer
+                // connection, so every commit fsyncs the WAL (see the type's comment).
+                try pool.writeWithoutTransaction { try $0.execute(sql: "PRAGMA synchronous = FULL") }
                 reader = pool
                 writer = pool
             }
