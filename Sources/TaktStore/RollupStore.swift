@@ -102,6 +102,10 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case corrupt(String)
     /// Any other database error, with the database's message.
     case database(String)
+    /// The database cannot take the write now but may later: its disk is full or read-only,
+    /// another process holds a lock, an I/O error. Nothing was written; the same call may be
+    /// retried once the operator has cleared the fault.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -113,6 +117,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidQuery(let what): return "invalid query: \(what)"
         case .corrupt(let what): return "store is damaged: \(what)"
         case .database(let message): return "database error: \(message)"
+        case .unavailable(let message): return "store unavailable: \(message)"
         }
     }
 }

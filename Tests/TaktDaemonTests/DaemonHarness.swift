@@ -80,9 +80,10 @@ struct DaemonHarness {
         return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truth))) as? [String: Any])
     }
 
-    /// `takt query --format json` rows.
-    func query(site: String, line: String? = nil, station: String? = nil, tier: String, from: Int64, to: Int64) throws -> [[String: Any]] {
-        var arguments = ["query", "--store", storeURL, "--site", site, "--window", tier, "--from", String(from), "--to", String(to), "--format", "json"]
+    /// `takt query --format json` rows (of `store`, default this harness's).
+    func query(site: String, line: String? = nil, station: String? = nil, tier: String, from: Int64, to: Int64,
+               store: String? = nil) throws -> [[String: Any]] {
+        var arguments = ["query", "--store", store ?? storeURL, "--site", site, "--window", tier, "--from", String(from), "--to", String(to), "--format", "json"]
         if let line { arguments += ["--line", line] }
         if let station { arguments += ["--station", station] }
         let output = try TestProcess.run(binary("takt"), arguments)
@@ -125,7 +126,7 @@ struct WindowFigures: Equatable, CustomStringConvertible {
 extension DaemonHarness {
     /// Every line, station and window (1h, 1d) of the truth, against `takt query`: the list of
     /// mismatches (empty when all equal).
-    func mismatches(truth: [String: Any]) throws -> [String] {
+    func mismatches(truth: [String: Any], store: String? = nil) throws -> [String] {
         let site = try #require(truth["site"] as? String)
         let from = try #require((truth["from"] as? NSNumber)?.int64Value) - 2 * 86_400_000
         let to = try #require((truth["to"] as? NSNumber)?.int64Value) + 2 * 86_400_000
@@ -137,7 +138,8 @@ extension DaemonHarness {
                 let windows = try #require(station["windows"] as? [String: Any])
                 for tier in ["1h", "1d"] {
                     let expected = try #require(windows[tier] as? [[String: Any]]).map(WindowFigures.init)
-                    let actual = try query(site: site, line: lineID, station: stationID, tier: tier, from: from, to: to).map(WindowFigures.init)
+                    let actual = try query(site: site, line: lineID, station: stationID, tier: tier, from: from, to: to, store: store)
+                        .map(WindowFigures.init)
                     if expected.count != actual.count {
                         problems.append("\(lineID)/\(stationID) \(tier): \(expected.count) windows expected, \(actual.count) stored")
                     }
@@ -151,12 +153,12 @@ extension DaemonHarness {
     }
 
     /// Polls until the stored rollups equal the truth (the daemon has caught up), or the time is up.
-    func waitUntilCaughtUp(truth: [String: Any], timeout: Double = 120) async throws -> [String] {
+    func waitUntilCaughtUp(truth: [String: Any], timeout: Double = 120, store: String? = nil) async throws -> [String] {
         let deadline = Date().addingTimeInterval(timeout)
-        var problems = try mismatches(truth: truth)
+        var problems = try mismatches(truth: truth, store: store)
         while !problems.isEmpty && Date() < deadline {
             try await Task.sleep(for: .milliseconds(500))
-            problems = try mismatches(truth: truth)
+            problems = try mismatches(truth: truth, store: store)
         }
         return problems
     }

@@ -153,6 +153,8 @@ struct PipelineStatistics: Sendable {
         family("takt_dead_letters_unpublished_total", "counter",
                "Dead letters counted but not published on takt/v1/deadletter (its rate limit).",
                [("", String(committer.deadLettersNotPublished))])
+        family("takt_commit_failures_total", "counter", "Commits the store refused (full, read-only, locked), each retried.",
+               [("", String(committer.failedCommits))])
         family("takt_journal_damaged_total", "counter", "Damaged journal stretches skipped at replay (logged).",
                [("", String(committer.journalDamages))])
         family("takt_journal_damaged_bytes_total", "counter", "Bytes of those stretches.",

@@ -74,14 +74,7 @@ actor Pipeline {
         // A batch of only unattributed dead letters still moves the journal offset: otherwise
         // the journal would grow for ever and a restart would replay (and republish) them all.
         if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty || batch.journalOffset != committedOffset {
-            do {
-                rows = try await store.commit(batch, returning: .outputStations)
-            } catch {
-                // The drained deltas exist only in memory now; carrying on would lose them. Stop,
-                // and let the restart replay the journal from the last committed offset.
-                logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
-                throw error
-            }
+            rows = try await commitRetrying(batch)
             committedOffset = batch.journalOffset
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
@@ -94,6 +87,41 @@ actor Pipeline {
         try await publish(rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
     }
+
+    /// Commits `batch`, retrying while the store is ``StoreError/unavailable(_:)`` (disk full or
+    /// read-only, locked by another process): the failed transaction wrote nothing, the batch
+    /// is still here, and the intake waits meanwhile (its queue is full), so the broker holds
+    /// the rest. Any other error — or a shutdown while waiting — stops the daemon: the drained
+    /// deltas exist only in memory, and the restart replays the journal from the last
+    /// committed offset.
+    private func commitRetrying(_ batch: CommitBatch) async throws -> [WindowRow] {
+        var delay: Duration = .milliseconds(100)
+        var attempts = 0
+        while true {
+            do {
+                let rows = try await store.commit(batch, returning: .outputStations)
+                if attempts > 0 { logger.notice("store available again: committed after \(attempts) failed attempts") }
+                return rows
+            } catch let error as StoreError {
+                guard case .unavailable = error, !shuttingDown else {
+                    logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
+                    throw error
+                }
+                attempts += 1
+                statistics.commitFailed()
+                if attempts == 1 || attempts.isMultiple(of: 10) {
+                    logger.error("commit failed (\(error)); retrying every \(delay) until the store takes it")
+                }
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+    }
+
+    /// Set at a graceful shutdown: a commit the store cannot take is no longer retried.
+    private var shuttingDown = false
+
+    func beginShutdown() { shuttingDown = true }
 
     /// One token of the dead-letter topic's rate limit, if there is one: the bucket refills at
     /// `deadLetterRate` a second up to one second's worth (a flood of bad messages must not
@@ -166,6 +194,8 @@ final class CommitterStatistics: Sendable {
         var commitDelaySumSeconds = 0.0
         /// Publishes skipped because the publisher was closed at shutdown.
         var unpublished = 0
+        /// Commit attempts the store refused (full, read-only, locked); each was retried.
+        var failedCommits = 0
         /// Damaged journal stretches skipped at replay, and their bytes.
         var journalDamages = 0
         var journalDamagedBytes = 0
@@ -185,6 +215,8 @@ final class CommitterStatistics: Sendable {
     }
 
     func notPublished() { state.withLock { $0.unpublished += 1 } }
+
+    func commitFailed() { state.withLock { $0.failedCommits += 1 } }
 
     func journalDamaged(bytes: Int) {
         state.withLock { s in

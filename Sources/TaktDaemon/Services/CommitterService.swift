@@ -42,6 +42,7 @@ struct CommitterService: Service {
                 }
             } onGracefulShutdown: {
                 if case .connected = publisher.state {} else { publisher.close() }
+                Task { await pipeline.beginShutdown() }
                 intake.signal.raise()
             }
         } catch {

@@ -98,7 +98,15 @@ public final class SQLiteRollupStore: RollupStore {
     /// Maps any error thrown inside a GRDB access to a ``StoreError``.
     static func storeError(_ error: any Error) -> StoreError {
         if let e = error as? StoreError { return e }
-        if let e = error as? DatabaseError { return .database(e.message ?? "\(e.resultCode)") }
+        if let e = error as? DatabaseError {
+            let message = e.message ?? "\(e.resultCode)"
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_FULL, .SQLITE_READONLY, .SQLITE_IOERR, .SQLITE_CANTOPEN:
+                return .unavailable("\(message) (\(e.resultCode))")
+            default:
+                return .database(message)
+            }
+        }
         return .database("\(error)")
     }
 
