@@ -153,6 +153,9 @@ struct PipelineStatistics: Sendable {
         family("takt_dead_letters_unpublished_total", "counter",
                "Dead letters counted but not published on takt/v1/deadletter (its rate limit).",
                [("", String(committer.deadLettersNotPublished))])
+        family("takt_broker_dropped_messages", "gauge",
+               "The broker's $SYS/broker/publish/messages/dropped (its queues overflowed: raise its limits).",
+               intake.brokerDropped.map { [("", String($0))] } ?? [])
         family("takt_commit_failures_total", "counter", "Commits the store refused (full, read-only, locked), each retried.",
                [("", String(committer.failedCommits))])
         family("takt_journal_damaged_total", "counter", "Damaged journal stretches skipped at replay (logged).",

@@ -17,6 +17,8 @@ struct IntakeStatistics: Sendable {
     /// Dead letters since start by site (nil: no known site — bad topics, unknown sources)
     /// and reason.
     var deadLettersByReason: [(site: String?, reason: DeadLetterReason, count: Int64)]
+    /// The broker's `$SYS/broker/publish/messages/dropped` as last received (all its clients).
+    var brokerDropped: Int64?
 }
 
 /// One drained commit batch and the dead letters of the messages it covers: what the
@@ -225,7 +227,8 @@ final class Intake: @unchecked Sendable {
         }
         for (reason, count) in aggregator.unattributedDeadLetters where count > 0 { byReason.append((nil, reason, count)) }
         return IntakeStatistics(sites: sites.compactMap { aggregator.counters(site: $0) }, journalOffset: offset,
-                                pendingEvents: pendingEvents + queued, deadLettersByReason: byReason)
+                                pendingEvents: pendingEvents + queued, deadLettersByReason: byReason,
+                                brokerDropped: lastDroppedCount)
     }
 
     /// The oldest horizon (epoch ms) among sites that have one.
@@ -269,8 +272,10 @@ final class Intake: @unchecked Sendable {
     private func noteBrokerDrops(_ payload: UnsafeRawBufferPointer) {
         let text = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespaces)
         guard let count = Int64(text) else { return }
-        if let last = lastDroppedCount, count > last {
-            logger.warning("the broker dropped \(count - last) messages (\(Intake.droppedTopic) = \(count)): raise its queue limits")
+        condition.lock()
+        defer { condition.unlock() }
+        if count > (lastDroppedCount ?? 0) {
+            logger.warning("the broker dropped \(count - (lastDroppedCount ?? 0)) messages (\(Intake.droppedTopic) = \(count)): raise its queue limits")
         }
         lastDroppedCount = count
     }

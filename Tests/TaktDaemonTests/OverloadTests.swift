@@ -1,0 +1,72 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Overload: the daemon stalled (its store locked) while a publisher keeps going at full speed
+/// against a broker whose queue for the daemon holds 1,000 messages.
+@Suite("Overload: back-pressure reaches the broker", .serialized)
+struct OverloadTests {
+    /// `VmHWM` (peak resident set, kB) of a process.
+    static func peakRSSKB(_ pid: pid_t) -> Int? {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }) else { return nil }
+        return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "")
+    }
+
+    @Test("a full-speed publisher against a stalled daemon and a 1,000-message broker queue: the daemon holds no backlog of its own (flat memory), counts every message the broker delivered exactly once, and exports the broker's drops")
+    func stalledDaemonBrokerQueue() async throws {
+        let broker = try await MosquittoBroker.start(.init(extraConfig: ["max_queued_messages 1000", "sys_interval 1"]))
+        let harness = try await DaemonHarness.make(broker: broker)
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        try await Task.sleep(for: .seconds(1))
+        let baseline = try #require(Self.peakRSSKB(daemon.pid))
+
+        // Stall the daemon: another process holds the store's write lock.
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        locker.arguments = ["\(harness.dataDirectory)/takt.sqlite"]
+        let input = Pipe()
+        locker.standardInput = input
+        locker.standardOutput = FileHandle.nullDevice
+        try locker.run()
+        input.fileHandleForWriting.write(Data("PRAGMA busy_timeout = 5000;\nBEGIN EXCLUSIVE;\nSELECT 1;\n".utf8))
+        // ~300,000 messages at full speed (QoS 1): far more than the broker may queue.
+        let truth = try await harness.runSimulator(["--duration", "96h", "--seed", "51"])
+        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
+        try input.fileHandleForWriting.close()
+        locker.waitUntilExit()
+
+        let published = try #require(((truth["messages"] as? [String: Any])?["published"] as? NSNumber)?.intValue)
+        let metricsURL = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
+        func metric(_ name: String) async throws -> Double? {
+            let (body, _) = try await URLSession.shared.data(from: metricsURL)
+            return HTTPTests.sample(name, in: String(decoding: body, as: UTF8.self))
+        }
+        // Caught up once accepted + dropped accounts for every published message.
+        var accepted = 0.0, dropped = 0.0
+        let deadline = Date().addingTimeInterval(120)
+        repeat {
+            try await Task.sleep(for: .seconds(1))
+            accepted = try await metric(#"takt_messages_accepted_total{site="demo"}"#) ?? 0
+            dropped = try await metric("takt_broker_dropped_messages") ?? 0
+        } while Int(accepted + dropped) < published && Date() < deadline
+        #expect(dropped > 0, "the broker never had to drop: the test did not overload it")
+        #expect(Int(accepted) + Int(dropped) == published, "accepted \(accepted) + dropped \(dropped) ≠ published \(published)")
+        #expect(try await metric(#"takt_messages_duplicate_total{site="demo"}"#) == 0)
+        let peak = try #require(Self.peakRSSKB(daemon.pid))
+        #expect(peak < baseline + 64 * 1024, "peak RSS \(peak) kB against \(baseline) kB before the overload")
+        #expect(harness.log("taktd.log").contains("the broker dropped"))
+    }
+}
