@@ -72,7 +72,7 @@ public final class Journal: Sendable {
         self.directory = directory
         self.fsync = fsync
         self.segmentBytes = segmentBytes
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         var file = FileState()
         let segments = try Journal.segments(in: directory)
         if let last = segments.last {
@@ -85,13 +85,13 @@ public final class Journal: Sendable {
             file.end = last + validLength
             file.fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
         } else {
-            file.fd = open(Journal.path(directory, 0), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            file.fd = open(Journal.path(directory, 0), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         }
         if file.fd >= 0 && file.end < minimumOffset {
             _ = Glibc.close(file.fd)
             file.segmentStart = minimumOffset
             file.end = minimumOffset
-            file.fd = open(Journal.path(directory, minimumOffset), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+            file.fd = open(Journal.path(directory, minimumOffset), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         }
         guard file.fd >= 0 else {
             throw JournalError("cannot open the journal in \(directory.path): \(String(cString: strerror(errno)))")
@@ -291,7 +291,7 @@ public final class Journal: Sendable {
         _ = Glibc.close(s.fd)
         s.segmentStart = s.end
         s.dirty = false
-        s.fd = open(Journal.path(directory, s.end), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        s.fd = open(Journal.path(directory, s.end), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
         if s.fd < 0 { s.failure = "cannot start a journal segment: \(String(cString: strerror(errno)))" }
     }
 
