@@ -13,23 +13,50 @@ public final class BrokerSink: MessageSink {
         self.qos = qos
     }
 
-    /// Connects; a bad URL is a ``SimulationUsageError`` naming `--broker`, an unreachable
-    /// broker a ``SimulationRuntimeError``.
-    public static func connect(url: String, clientID: String, qos: Int, maxInflight: Int = 1000) async throws -> BrokerSink {
+    /// Broker credentials and TLS (`--username`, `--password`, `--ca-file`).
+    public struct Credentials: Sendable {
+        public var username: String?
+        public var password: String?
+        /// PEM file of the CA that signed the broker's certificate; required for `mqtts://`.
+        public var caFile: String?
+
+        public init(username: String? = nil, password: String? = nil, caFile: String? = nil) {
+            self.username = username
+            self.password = password
+            self.caFile = caFile
+        }
+    }
+
+    /// Connects; a bad URL or TLS setting is a ``SimulationUsageError`` naming the flag, an
+    /// unreachable broker or a refused login a ``SimulationRuntimeError``. No message repeats
+    /// a password.
+    public static func connect(url: String, clientID: String, qos: Int, credentials: Credentials = Credentials(),
+                               maxInflight: Int = 1000) async throws -> BrokerSink {
         let brokerURL: MQTTBrokerURL
         do {
             brokerURL = try MQTTBrokerURL(url)
         } catch {
-            throw SimulationUsageError(flag: "--broker", "'\(url)': \(error)")
+            throw SimulationUsageError(flag: "--broker", error.message)
+        }
+        if brokerURL.usesTLS && credentials.caFile == nil {
+            throw SimulationUsageError(flag: "--ca-file", "\(brokerURL) uses TLS: give the CA that signed the broker's certificate")
+        }
+        if !brokerURL.usesTLS && credentials.caFile != nil {
+            throw SimulationUsageError(flag: "--ca-file", "\(brokerURL) is plain TCP; use an mqtts:// URL for TLS")
+        }
+        if credentials.password != nil && credentials.username == nil {
+            throw SimulationUsageError(flag: "--password", "a password needs --username")
         }
         let client = MQTTClient(
             configuration: MQTTClient.Configuration(
-                broker: brokerURL, clientID: clientID, cleanSession: true, maxInflight: maxInflight))
+                broker: brokerURL, clientID: clientID, cleanSession: true, username: credentials.username,
+                password: credentials.password, tls: credentials.caFile.map { MQTTClient.TLSOptions(caFile: $0) },
+                maxInflight: maxInflight))
         do {
             try await client.connect()
         } catch {
             client.close()
-            throw SimulationRuntimeError("cannot connect to \(url): \(error)")
+            throw SimulationRuntimeError("cannot connect to \(brokerURL): \(error)")
         }
         return BrokerSink(client: client, qos: qos == 0 ? .atMostOnce : .atLeastOnce)
     }

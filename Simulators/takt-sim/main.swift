@@ -18,8 +18,24 @@ struct TaktSim: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The plant file (YAML, docs/protocol.md section 7).", valueName: "file"))
     var plant: String
 
-    @Option(help: ArgumentHelp("Broker to publish to, mqtt://host:port (default mqtt://127.0.0.1:1883).", valueName: "url"))
+    @Option(help: ArgumentHelp(
+        "Broker to publish to, mqtt://host:port or mqtts://host:port (TLS; needs --ca-file); default mqtt://127.0.0.1:1883.",
+        valueName: "url"))
     var broker: String?
+
+    @Option(help: ArgumentHelp("Broker user name (the secure profile: the site id).", valueName: "name"))
+    var username: String?
+
+    @Option(help: ArgumentHelp("Broker password (visible in process listings: prefer --password-file).", valueName: "password"))
+    var password: String?
+
+    @Option(name: .customLong("password-file"),
+            help: ArgumentHelp("Read the broker password from the first line of this file.", valueName: "file"))
+    var passwordFile: String?
+
+    @Option(name: .customLong("ca-file"),
+            help: ArgumentHelp("PEM file of the CA that signed the broker's certificate (mqtts://).", valueName: "file"))
+    var caFile: String?
 
     @Option(help: ArgumentHelp("Simulated seconds per wall second, or 'max' for no pacing.", valueName: "N|max"))
     var speed: String = "1"
@@ -82,11 +98,33 @@ struct TaktSim: AsyncParsableCommand {
         if out != nil, broker != nil {
             throw SimulationUsageError(flag: "--out", "writes to a file instead of publishing; drop --broker")
         }
+        if out != nil, username != nil || password != nil || passwordFile != nil || caFile != nil {
+            throw SimulationUsageError(flag: "--out", "writes to a file instead of publishing; drop the broker's credentials")
+        }
         return (plantModel, SimulationOptions(from: start, durationMs: durationMs, seed: seed, faults: faultRates), pace)
+    }
+
+    /// `--username`, `--password` or `--password-file`, `--ca-file`, checked.
+    func credentials() throws -> BrokerSink.Credentials {
+        if password != nil, passwordFile != nil {
+            throw SimulationUsageError(flag: "--password-file", "give --password or --password-file, not both")
+        }
+        var secret = password
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else {
+                throw SimulationUsageError(flag: "--password-file", "cannot read '\(passwordFile)'")
+            }
+            secret = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+        }
+        if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
+            throw SimulationUsageError(flag: "--ca-file", "cannot read '\(caFile)'")
+        }
+        return BrokerSink.Credentials(username: username, password: secret, caFile: caFile)
     }
 
     func run() async throws {
         let (plantModel, options, pace) = try settings()
+        let brokerCredentials = out == nil ? try credentials() : BrokerSink.Credentials()
         // Open the outputs before the run, so a bad path is a usage error, not a lost run.
         let truthHandle: FileSink?
         do {
@@ -103,7 +141,8 @@ struct TaktSim: AsyncParsableCommand {
             }
         } else {
             sink = try await BrokerSink.connect(
-                url: broker ?? "mqtt://127.0.0.1:1883", clientID: clientID ?? "takt-sim-\(plantModel.site)", qos: qos)
+                url: broker ?? "mqtt://127.0.0.1:1883", clientID: clientID ?? "takt-sim-\(plantModel.site)", qos: qos,
+                credentials: brokerCredentials)
         }
 
         var engine = SimulationEngine(plant: plantModel, options: options)

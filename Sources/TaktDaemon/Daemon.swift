@@ -97,8 +97,10 @@ public final class Daemon: Sendable {
             clientID: configuration.intakeClientID, cleanSession: false, will: nil,
             messageHandler: { intake.receive($0) }, messageBatchEnded: { intake.batchEnded() }))
 
+        let onlineStatus = OnlineStatus(publisher: publisher, topic: statusTopic, online: status(online: true).bytes)
+
         var services: [any Service] = [
-            PublisherService(publisher: publisher, statusTopic: statusTopic, offline: status(online: false).bytes,
+            PublisherService(publisher: publisher, status: onlineStatus, offline: status(online: false).bytes,
                              connected: publisherConnected, broker: settings.broker, logger: logger),
         ]
         if case .interval(let ms) = configuration.journalFsync {
@@ -116,8 +118,8 @@ public final class Daemon: Sendable {
                 maxRows: configuration.maxRows, status: { online }, logger: logger))
         }
         services.append(IntakeService(
-            client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, publisher: publisher,
-            statusTopic: statusTopic, online: status(online: true).bytes, replayed: replayed, logger: logger))
+            client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, status: onlineStatus,
+            replayed: replayed, logger: logger))
         return services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
     }
 }

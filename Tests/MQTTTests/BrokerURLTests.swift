@@ -35,6 +35,32 @@ struct BrokerURLTests {
         }
     }
 
+    @Test("a URL with a user and password is refused, and no message repeats the password", arguments: [
+        "mqtt://line:s3cret-pw@broker.plant:1883",
+        "mqtt://line:s3cret-pw@broker.plant",
+        "mqtts://line:s3cret-pw@[::1]:8883",
+        "mqtt://line:s3cret-pw@broker.plant/path",
+        "http://line:s3cret-pw@broker.plant",
+        "line:s3cret-pw@broker.plant:1883",
+    ])
+    func credentialsRedacted(text: String) {
+        #expect {
+            _ = try MQTTBrokerURL(text)
+        } throws: { error in
+            guard let error = error as? MosquittoError else { return false }
+            return error.kind == .invalidConfiguration && !error.description.contains("s3cret-pw")
+                && error.description.contains("line:***@")
+        }
+    }
+
+    @Test func redactingHidesOnlyThePassword() {
+        #expect(MQTTBrokerURL.redacting("mqtt://u:p@h:1") == "mqtt://u:***@h:1")
+        #expect(MQTTBrokerURL.redacting("mqtt://u:p:q@r@h") == "mqtt://u:***@h")
+        #expect(MQTTBrokerURL.redacting("mqtt://u@h") == "mqtt://u@h")
+        #expect(MQTTBrokerURL.redacting("mqtt://h:1883") == "mqtt://h:1883")
+        #expect(MQTTBrokerURL.redacting("mqtt://[::1]:1883") == "mqtt://[::1]:1883")
+    }
+
     @Test func roundTripsThroughDescription() throws {
         #expect(try MQTTBrokerURL("mqtts://[::1]:8884").description == "mqtts://[::1]:8884")
         #expect(try MQTTBrokerURL("mqtt://h").description == "mqtt://h:1883")

@@ -3,9 +3,10 @@ import Testing
 import TestSupport
 import Yams
 
-/// docker-compose.yml cannot be run here (no Docker engine), so it is checked two ways: against
-/// the Compose specification's JSON schema with a real validator, and for every command and flag
-/// it gives our binaries, against their `--help`.
+/// docker-compose.yml cannot be run here (no Docker engine), so it is checked three ways: against
+/// the Compose specification's JSON schema with a real validator, for every command and flag it
+/// gives our binaries against their `--help`, and for the secure profile: the broker published on
+/// the host's loopback only, with the configuration, ACL, certificates and logins it needs.
 @Suite("docker-compose.yml")
 struct ComposeTests {
     static let composeFile = TaktBinaries.file("docker-compose.yml")
@@ -28,7 +29,7 @@ struct ComposeTests {
     }
 
     @Test("the validator rejects a deliberately broken copy (so the check above can fail)", arguments: [
-        ("ports: a string instead of a list", "    ports:\n      - \"1883:1883\"\n", "    ports: 1883\n"),
+        ("ports: a string instead of a list", "    ports:\n      - \"127.0.0.1:8883:8883\"\n", "    ports: 8883\n"),
         ("an unknown service key", "    restart: unless-stopped\n", "    restart: unless-stopped\n    colour: blue\n"),
     ])
     func broken(what: String, original: String, replacement: String) throws {
@@ -58,5 +59,77 @@ struct ComposeTests {
             }
         }
         #expect(checked >= 8, "the compose file should run taktd and takt-sim with their flags")
+    }
+
+    @Test("the secure profile: only the broker publishes a port, on 127.0.0.1, TLS; taktd and takt-sim log in over mqtts")
+    func brokerOnLoopback() throws {
+        let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let services = try #require(root["services"] as? [String: Any])
+        for (name, value) in services where name != "mosquitto" {
+            #expect((value as? [String: Any])?["ports"] == nil, "service \(name) publishes a port")
+        }
+        let broker = try #require(services["mosquitto"] as? [String: Any])
+        let ports = try #require(broker["ports"] as? [Any])
+        #expect(!ports.isEmpty)
+        for port in ports {
+            // Short syntax "HOST_IP:HOST_PORT:CONTAINER_PORT", or the long one with host_ip.
+            if let short = port as? String {
+                #expect(short.hasPrefix("127.0.0.1:") && short.split(separator: ":").count == 3, "\(short) is not bound to loopback")
+                #expect(short.hasSuffix(":8883"), "\(short): only the TLS listener")
+            } else {
+                let long = try #require(port as? [String: Any])
+                #expect(long["host_ip"] as? String == "127.0.0.1", "\(long) is not bound to loopback")
+            }
+        }
+        let volumes = (broker["volumes"] as? [String] ?? []).joined(separator: "\n")
+        for file in ["./Config/mosquitto-secure.conf:", "./Config/mosquitto-acl:/mosquitto/config/acl:", "./secrets/passwd:/mosquitto/config/passwd:",
+                     "./secrets/ca.crt:/mosquitto/certs/ca.crt:", "./secrets/server.crt:/mosquitto/certs/server.crt:",
+                     "./secrets/server.key:/mosquitto/certs/server.key:"] {
+            #expect(volumes.contains(file), "the broker does not mount \(file)")
+        }
+        for name in ["taktd", "takt-sim"] {
+            let command = try #require((services[name] as? [String: Any])?["command"] as? [String])
+            let url = try #require(command.firstIndex(of: "--broker").map { command[$0 + 1] })
+            #expect(url.hasPrefix("mqtts://"), "\(name) connects with \(url)")
+        }
+        let sim = try #require((services["takt-sim"] as? [String: Any])?["command"] as? [String])
+        #expect(sim.contains("--username") && sim.contains("--password-file") && sim.contains("--ca-file"))
+        #expect(!sim.contains("--password"), "takt-sim's password belongs in a file, not on its command line")
+    }
+
+    @Test("the broker's command rewrites exactly the listener of Config/mosquitto-secure.conf to the container's network")
+    func brokerListenerRewrite() throws {
+        let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let broker = try #require((root["services"] as? [String: Any])?["mosquitto"] as? [String: Any])
+        let command = try #require(broker["command"] as? [String])
+        let script = try #require(command.last)
+        // sed 'EXPRESSION' /mosquitto/config/mosquitto-secure.conf > … && exec mosquitto -c …
+        let parts = script.components(separatedBy: "'")
+        #expect(parts.count >= 3 && parts[0].hasSuffix("sed "), "unexpected broker command: \(script)")
+        let expression = parts[1]
+        #expect(parts[2].contains("/mosquitto/config/mosquitto-secure.conf") && parts[2].contains("exec mosquitto -c"))
+        let shipped = TaktBinaries.file("Config/mosquitto-secure.conf")
+        let rewritten = try TestProcess.run(try TestProcess.executable("sed"), [expression, shipped])
+        let before = try String(contentsOfFile: shipped, encoding: .utf8).split(separator: "\n", omittingEmptySubsequences: false)
+        let after = rewritten.split(separator: "\n", omittingEmptySubsequences: false)
+        #expect(before.count == after.count)
+        let changed = zip(before, after).filter { $0.0 != $0.1 }
+        #expect(changed.count == 1 && changed.first?.0 == "listener 8883 127.0.0.1" && changed.first?.1 == "listener 8883 0.0.0.0",
+                "changed lines: \(changed)")
+    }
+
+    @Test("the image runs its programs as the unprivileged user takt, which owns the data directory")
+    func imageRunsUnprivileged() throws {
+        let text = try String(contentsOfFile: TaktBinaries.file("Dockerfile"), encoding: .utf8)
+        let lastStage = try #require(text.components(separatedBy: "\nFROM ").last)
+        let users = lastStage.split(separator: "\n").filter { $0.hasPrefix("USER ") }
+        #expect(users.last == "USER takt", "the final stage runs as \(users.last.map(String.init) ?? "root")")
+        #expect(lastStage.contains("install -d -o takt -g takt -m 0700 /var/lib/takt"))
+        // The directory must exist with its owner before VOLUME, or the volume starts as root's.
+        let created = try #require(lastStage.range(of: "install -d -o takt")?.lowerBound)
+        let volume = try #require(lastStage.range(of: "VOLUME /var/lib/takt")?.lowerBound)
+        #expect(created < volume)
     }
 }

@@ -10,6 +10,8 @@ struct DaemonHarness {
     let directory: URL
     let instance: String
     let plant: String
+    /// The harness's own MQTT clients log in with this (a broker on the secure profile).
+    var login: (username: String, password: String, caFile: String)?
 
     /// Path of this harness's copy of a binary.
     func binary(_ name: String) -> String { directory.appendingPathComponent("bin/\(name)").path }
@@ -29,7 +31,8 @@ struct DaemonHarness {
         for name in ["taktd", "takt", "takt-sim"] {
             try TestProcess.copyExecutable(from: try TaktBinaries.path(name), to: bin.appendingPathComponent(name).path)
         }
-        return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant)
+        return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant,
+                             login: nil)
     }
 
     func cleanUp() {
@@ -53,7 +56,7 @@ struct DaemonHarness {
     /// Waits until the daemon's intake session exists on the broker: its retained status says
     /// online with a `started` other than `previous`.
     func waitUntilOnline(previousStarted: String? = nil, timeout: Double = 60) async throws -> String {
-        let client = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        let client = MQTTClient(configuration: try clientConfiguration())
         defer { client.close() }
         try await client.connect()
         try await client.subscribe("takt/v1/status/\(instance)", qos: .atLeastOnce)
@@ -67,6 +70,12 @@ struct DaemonHarness {
             }
             throw TestSupportError("status stream ended")
         }
+    }
+
+    /// An MQTT client of the harness's broker, with `login` when it is set.
+    func clientConfiguration(clientID: String? = nil) throws -> MQTTClient.Configuration {
+        MQTTClient.Configuration(broker: try MQTTBrokerURL(broker.url), clientID: clientID, username: login?.username,
+                                 password: login?.password, tls: login.map { MQTTClient.TLSOptions(caFile: $0.caFile) })
     }
 
     /// Runs `takt-sim` to the end against the broker and returns its truth.

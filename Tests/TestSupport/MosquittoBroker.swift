@@ -16,13 +16,28 @@ public final class MosquittoBroker: @unchecked Sendable {
         public var tls: (caFile: String, certFile: String, keyFile: String)?
         /// More `mosquitto.conf` lines.
         public var extraConfig: [String]
+        /// A whole configuration of the caller's instead of the one above (a profile from
+        /// `Config/`, rewritten for this broker): its lines for the broker's port and directory.
+        /// `user root` is added when the tests run as root. `usesTLS` decides `url`'s scheme.
+        public var customConfig: CustomConfig?
+
+        public struct CustomConfig: Sendable {
+            public var usesTLS: Bool
+            public var lines: @Sendable (_ port: Int, _ directory: URL) throws -> [String]
+
+            public init(usesTLS: Bool, lines: @escaping @Sendable (_ port: Int, _ directory: URL) throws -> [String]) {
+                self.usesTLS = usesTLS
+                self.lines = lines
+            }
+        }
 
         public init(credentials: (username: String, password: String)? = nil,
                     tls: (caFile: String, certFile: String, keyFile: String)? = nil,
-                    extraConfig: [String] = []) {
+                    extraConfig: [String] = [], customConfig: CustomConfig? = nil) {
             self.credentials = credentials
             self.tls = tls
             self.extraConfig = extraConfig
+            self.customConfig = customConfig
         }
     }
 
@@ -33,7 +48,10 @@ public final class MosquittoBroker: @unchecked Sendable {
     private var process: ChildProcess?
 
     /// `mqtt://127.0.0.1:PORT` (or `mqtts://` with TLS).
-    public var url: String { "\(options.tls == nil ? "mqtt" : "mqtts")://127.0.0.1:\(port)" }
+    public var url: String {
+        let tls = options.customConfig?.usesTLS ?? (options.tls != nil)
+        return "\(tls ? "mqtts" : "mqtt")://127.0.0.1:\(port)"
+    }
 
     private init(port: Int, directory: URL, options: Options) {
         self.port = port
@@ -92,6 +110,12 @@ public final class MosquittoBroker: @unchecked Sendable {
     public var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
 
     private func writeConfig() throws {
+        if let custom = options.customConfig {
+            var lines = try custom.lines(port, directory)
+            if geteuid() == 0 { lines.append("user root") }
+            try (lines.joined(separator: "\n") + "\n").write(to: configFile, atomically: true, encoding: .utf8)
+            return
+        }
         var lines = [
             "listener \(port) 127.0.0.1",
             "persistence true",

@@ -10,10 +10,8 @@ struct IntakeService: Service {
     let client: MQTTClient
     let intake: Intake
     let subscriptions: [String]
-    let publisher: MQTTClient
-    let statusTopic: String
-    /// The online status message (JSON bytes).
-    let online: [UInt8]
+    /// Says online on the publisher connection (and again after its reconnects).
+    let status: OnlineStatus
     let replayed: StartupGate
     let logger: Logger
 
@@ -29,7 +27,7 @@ struct IntakeService: Service {
                 logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))")
                 // Online only once the session exists: from now on the broker keeps every
                 // message for this daemon, whether or not it is running.
-                try await publisher.publish(topic: statusTopic, payload: online, qos: .atLeastOnce, retain: true)
+                try await status.announce()
             }
             try await gracefulShutdown()
         } catch is CancellationError {
