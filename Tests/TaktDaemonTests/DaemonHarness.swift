@@ -99,6 +99,16 @@ struct DaemonHarness {
         return try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
     }
 
+    /// Polls the daemon's log until it contains `text`; throws when the time is up.
+    func waitForLog(_ text: String, timeout: Double = 60) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if log("taktd.log").contains(text) { return }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw TestSupportError("taktd never logged '\(text)': \(log("taktd.log"))")
+    }
+
     func log(_ name: String) -> String {
         (try? String(contentsOfFile: directory.appendingPathComponent(name).path, encoding: .utf8)).map { String($0.suffix(3000)) } ?? ""
     }
@@ -170,5 +180,28 @@ extension DaemonHarness {
             problems = try mismatches(truth: truth, store: store)
         }
         return problems
+    }
+}
+
+/// Another process (the `sqlite3` shell) holding a store's write lock (`BEGIN EXCLUSIVE`) until
+/// ``release()``: a store the daemon cannot commit to, without touching the daemon.
+final class StoreLocker {
+    private let process = Process()
+    private let input = Pipe()
+
+    init(store path: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path]
+        process.standardInput = input
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("PRAGMA busy_timeout = 5000;\nBEGIN EXCLUSIVE;\nSELECT 1;\n".utf8))
+    }
+
+    /// Rolls back, quits and waits for the shell to end.
+    func release() throws {
+        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
+        try input.fileHandleForWriting.close()
+        process.waitUntilExit()
     }
 }

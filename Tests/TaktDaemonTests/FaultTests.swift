@@ -36,15 +36,6 @@ struct SmallDisk {
 /// faults), and once the fault clears the rollups equal what was sent.
 @Suite("Faults: disks full or read-only, a store locked by another process", .serialized)
 struct FaultTests {
-    static func waitForLog(_ harness: DaemonHarness, _ text: String, timeout: Double = 60) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if harness.log("taktd.log").contains(text) { return }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw TestSupportError("taktd never logged '\(text)': \(harness.log("taktd.log"))")
-    }
-
     /// Starts takt-sim at full speed (QoS 1) in the background; returns it and its truth path.
     static func startSimulator(_ harness: DaemonHarness, duration: String, seed: Int) throws -> (ChildProcess, String) {
         let truth = harness.directory.appendingPathComponent("truth-\(seed).json").path
@@ -69,7 +60,7 @@ struct FaultTests {
         defer { daemon.terminate() }
         _ = try await harness.waitUntilOnline()
         let (sim, truthPath) = try Self.startSimulator(harness, duration: "24h", seed: 41)
-        try await Self.waitForLog(harness, "retrying every")
+        try await harness.waitForLog("retrying every")
         #expect(await sim.exit(timeout: 300) == 0)
         #expect(daemon.isRunning, "taktd must ride out a full store: \(harness.log("taktd.log"))")
         try disk.remount("size=64m")
@@ -92,7 +83,7 @@ struct FaultTests {
         _ = try TestProcess.run("/usr/bin/chattr", ["+i"] + files)
         defer { _ = try? TestProcess.run("/usr/bin/chattr", ["-i"] + files) }
         let (sim, truthPath) = try Self.startSimulator(harness, duration: "12h", seed: 42)
-        try await Self.waitForLog(harness, "retrying every")
+        try await harness.waitForLog("retrying every")
         #expect(await sim.exit(timeout: 300) == 0)
         #expect(daemon.isRunning, "\(harness.log("taktd.log"))")
         _ = try TestProcess.run("/usr/bin/chattr", ["-i"] + files)
@@ -109,21 +100,11 @@ struct FaultTests {
         let daemon = try harness.startDaemon()
         defer { daemon.terminate() }
         _ = try await harness.waitUntilOnline()
-        // sqlite3 holds BEGIN EXCLUSIVE until its input says otherwise.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        locker.arguments = ["\(harness.dataDirectory)/takt.sqlite"]
-        let input = Pipe()
-        locker.standardInput = input
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
-        input.fileHandleForWriting.write(Data("PRAGMA busy_timeout = 5000;\nBEGIN EXCLUSIVE;\nSELECT 1;\n".utf8))
+        let locker = try StoreLocker(store: "\(harness.dataDirectory)/takt.sqlite")
         let (sim, truthPath) = try Self.startSimulator(harness, duration: "12h", seed: 43)
-        try await Self.waitForLog(harness, "retrying every", timeout: 60)
+        try await harness.waitForLog("retrying every", timeout: 60)
         try await Task.sleep(for: .seconds(2))
-        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-        try input.fileHandleForWriting.close()
-        locker.waitUntilExit()
+        try locker.release()
         #expect(await sim.exit(timeout: 300) == 0)
         #expect(daemon.isRunning, "\(harness.log("taktd.log"))")
         let problems = try await harness.waitUntilCaughtUp(truth: try Self.truth(truthPath), timeout: 120)

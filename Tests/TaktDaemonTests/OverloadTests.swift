@@ -34,19 +34,10 @@ struct OverloadTests {
         let baseline = try #require(Self.peakRSSKB(daemon.pid))
 
         // Stall the daemon: another process holds the store's write lock.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        locker.arguments = ["\(harness.dataDirectory)/takt.sqlite"]
-        let input = Pipe()
-        locker.standardInput = input
-        locker.standardOutput = FileHandle.nullDevice
-        try locker.run()
-        input.fileHandleForWriting.write(Data("PRAGMA busy_timeout = 5000;\nBEGIN EXCLUSIVE;\nSELECT 1;\n".utf8))
+        let locker = try StoreLocker(store: "\(harness.dataDirectory)/takt.sqlite")
         // ~300,000 messages at full speed (QoS 1): far more than the broker may queue.
         let truth = try await harness.runSimulator(["--duration", "96h", "--seed", "51"])
-        input.fileHandleForWriting.write(Data("ROLLBACK;\n.quit\n".utf8))
-        try input.fileHandleForWriting.close()
-        locker.waitUntilExit()
+        try locker.release()
 
         let published = try #require(((truth["messages"] as? [String: Any])?["published"] as? NSNumber)?.intValue)
         let metricsURL = try #require(URL(string: "http://127.0.0.1:\(port)/metrics"))
@@ -68,5 +59,23 @@ struct OverloadTests {
         let peak = try #require(Self.peakRSSKB(daemon.pid))
         #expect(peak < baseline + 64 * 1024, "peak RSS \(peak) kB against \(baseline) kB before the overload")
         #expect(harness.log("taktd.log").contains("the broker dropped"))
+    }
+
+    @Test("the same overload against a broker queue sized for an outage (as Config/mosquitto.conf): nothing lost, the rollups equal the truth, memory flat")
+    func stalledDaemonNothingLost() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        try await Task.sleep(for: .seconds(1))
+        let baseline = try #require(Self.peakRSSKB(daemon.pid))
+        let locker = try StoreLocker(store: "\(harness.dataDirectory)/takt.sqlite")
+        let truth = try await harness.runSimulator(["--duration", "96h", "--seed", "52"])
+        try locker.release()
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(5))\n\(harness.log("taktd.log"))")
+        let peak = try #require(Self.peakRSSKB(daemon.pid))
+        #expect(peak < baseline + 64 * 1024, "peak RSS \(peak) kB against \(baseline) kB before the overload")
     }
 }

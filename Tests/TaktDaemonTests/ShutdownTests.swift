@@ -34,16 +34,6 @@ struct ShutdownTests {
         return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
     }
 
-    /// Polls the daemon's log until it contains `text` (or the time is up).
-    static func waitForLog(_ harness: DaemonHarness, _ text: String, timeout: Double = 60) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if harness.log("taktd.log").contains(text) { return }
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        throw TestSupportError("taktd never logged '\(text)': \(harness.log("taktd.log"))")
-    }
-
     /// Starts the daemon once more, undisturbed, and checks every window against the truth.
     static func restartAndCompare(_ harness: DaemonHarness, truth: [String: Any]) async throws {
         let daemon = try harness.startDaemon()
@@ -93,7 +83,7 @@ struct ShutdownTests {
         defer { harness.cleanUp() }
         let truth = try Self.journalBacklog(harness, duration: "100h", seed: 12)
         let daemon = try harness.startDaemon()
-        try await Self.waitForLog(harness, "replaying ")
+        try await harness.waitForLog("replaying ")
         daemon.signal(SIGTERM)
         let code = await daemon.exit(timeout: 10)
         #expect(code == 0, "exit \(String(describing: code))\n\(harness.log("taktd.log"))")

@@ -7,9 +7,9 @@ public enum DedupVerdict: Sendable, Hashable {
     /// So far below the highest seq (at least `capacity` behind) that the bitmap no longer
     /// knows; not counted, to keep exactly-once. The daemon dead-letters it as `stale_seq`.
     case tooOldToTell
-    /// More than `max_seq_gap` above the source's highest seq (or, for a new boot of a known
-    /// station, above 0): not counted and nothing moves (`seq_jump`). One such message must not
-    /// make every later seq of the source look stale.
+    /// More than `max_seq_gap` above the source's highest seq (or a new, newer boot whose first
+    /// seq is above `max_seq_gap`): not counted and nothing moves (`seq_jump`). One such message
+    /// must not make every later seq of the source look stale.
     case seqJump
     /// More than `max_boot_gap` above the station's newest boot: not counted, nothing moves
     /// (`boot_jump`), so it cannot push the real boot out.

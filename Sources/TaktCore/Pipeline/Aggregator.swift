@@ -192,8 +192,9 @@ public struct Aggregator: Sendable {
     /// - Parameters:
     ///   - topic: the MQTT topic, UTF-8 bytes.
     ///   - payload: the message body.
-    ///   - now: the daemon's clock, epoch ms (only for `max_future_s`; replay passes the time
-    ///     the message was journaled).
+    ///   - now: the daemon's clock, epoch ms (for `max_future_s` and `max_past`; a replay
+    ///     passes the clock at the replay's start, so a message never committed before a long
+    ///     outage can come back `too_old`).
     /// - Complexity: O(payload bytes) plus O(log n) dictionary work; no allocation for a good
     ///   message of a window that already has pending deltas (a window's first message since
     ///   the last drain allocates its slot, and its cycle histogram on the first `cycle_ms`).
@@ -321,7 +322,7 @@ public struct Aggregator: Sendable {
 
     func siteCounters(_ si: Int) -> SiteCounters {
         var missing: Int64 = 0
-        for st in siteInfo[si].stations { missing += stations[st].dedup.missing }
+        for st in siteInfo[si].stations { missing = missing.saturatingAdd(stations[st].dedup.missing) }
         let s = sites[si]
         return SiteCounters(site: siteInfo[si].id, horizon: s.horizon, accepted: s.accepted,
                             duplicates: s.duplicates, deadLetters: s.deadLetters, missing: missing)
@@ -329,7 +330,7 @@ public struct Aggregator: Sendable {
 
     private mutating func deadLetter(site si: Int, _ reason: DeadLetterReason, _ detail: String) -> IngestOutcome {
         sites[si].deadLetters = sites[si].deadLetters.saturatingAdd(1)
-        sites[si].deadLettersByReason[Self.reasonIndex(reason)] &+= 1  // in memory only, from 0
+        sites[si].deadLettersByReason[Self.reasonIndex(reason)] = sites[si].deadLettersByReason[Self.reasonIndex(reason)].saturatingAdd(1)
         sites[si].changed = true
         return .deadLetter(reason, detail: detail)
     }
@@ -344,11 +345,11 @@ public struct Aggregator: Sendable {
         do {
             parsed = try InboundTopic.parse(topic)
         } catch {
-            unattributedDeadLetters[error.reason, default: 0] += 1
+            unattributedDeadLetters[error.reason, default: 0] = (unattributedDeadLetters[error.reason] ?? 0).saturatingAdd(1)
             return .deadLetter(error.reason, detail: error.detail)
         }
         guard let si = siteByID[parsed.site] else {
-            unattributedDeadLetters[.unknownSource, default: 0] += 1
+            unattributedDeadLetters[.unknownSource, default: 0] = (unattributedDeadLetters[.unknownSource] ?? 0).saturatingAdd(1)
             return .deadLetter(.unknownSource, detail: "site '\(parsed.site)' is not in any plant file")
         }
         if !siteInfo[si].lines.contains(parsed.line) {
