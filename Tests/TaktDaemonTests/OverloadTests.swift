@@ -53,8 +53,21 @@ struct OverloadTests {
             accepted = try await metric(#"takt_messages_accepted_total{site="demo"}"#) ?? 0
             dropped = try await metric("takt_broker_dropped_messages") ?? 0
         } while Int(accepted + dropped) < published && Date() < deadline
+        // …and has stopped counting (the broker's figure also holds a few drops of its own).
+        var settled = -1.0
+        while settled != accepted && Date() < deadline {
+            settled = accepted
+            try await Task.sleep(for: .seconds(2))
+            accepted = try await metric(#"takt_messages_accepted_total{site="demo"}"#) ?? 0
+        }
+        dropped = try await metric("takt_broker_dropped_messages") ?? 0
         #expect(dropped > 0, "the broker never had to drop: the test did not overload it")
-        #expect(Int(accepted) + Int(dropped) == published, "accepted \(accepted) + dropped \(dropped) ≠ published \(published)")
+        // Every published message was counted or dropped by the broker. The broker's count also
+        // holds drops of the daemon's own outbound messages (its intake hears takt/v1/#), so it
+        // may exceed the difference by a few.
+        #expect(Int(accepted) <= published && Int(accepted) + Int(dropped) >= published,
+                "accepted \(accepted), dropped \(dropped), published \(published)")
+        #expect(Int(accepted) + Int(dropped) - published < 1_000, "the broker dropped far more than the device messages lost")
         #expect(try await metric(#"takt_messages_duplicate_total{site="demo"}"#) == 0)
         let peak = try #require(Self.peakRSSKB(daemon.pid))
         #expect(peak < baseline + 64 * 1024, "peak RSS \(peak) kB against \(baseline) kB before the overload")

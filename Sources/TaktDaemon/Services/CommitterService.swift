@@ -67,13 +67,16 @@ struct CommitterService: Service {
         var replayed = 0
         var stopped = false
         var reportedDamage = 0
-        while let record = try reader.next() {
-            if replayed == 0 { logger.info("replaying journaled messages past offset \(replayFrom)") }
+        func reportDamage() {
             for damage in reader.damaged.dropFirst(reportedDamage) {
                 logger.error("journal damaged at offset \(damage.offset): \(damage.bytes) bytes skipped to the next valid record")
                 pipeline.statistics.journalDamaged(bytes: damage.bytes)
             }
             reportedDamage = reader.damaged.count
+        }
+        while let record = try reader.next() {
+            if replayed == 0 { logger.info("replaying journaled messages past offset \(replayFrom)") }
+            reportDamage()
             if Task.isShuttingDownGracefully {
                 stopped = true
                 break
@@ -82,10 +85,7 @@ struct CommitterService: Service {
             replayed += 1
             try await pipeline.commitReady(.queued)
         }
-        for damage in reader.damaged.dropFirst(reportedDamage) {
-            logger.error("journal damaged at offset \(damage.offset): \(damage.bytes) bytes skipped")
-            pipeline.statistics.journalDamaged(bytes: damage.bytes)
-        }
+        reportDamage()
         guard replayed > 0 else { return }
         try await pipeline.commitReady(.everything)
         if stopped {
