@@ -152,4 +152,19 @@ struct HostileInputTests {
         #expect(a.feed(stateMsg("eol", ts: aggT0 + 100_001 * 10_000, seq: 100_001, code: 180_000)) == .accepted)
         #expect(a.stations[st].timeline.entries.last?.state == StateCode(rawValue: 180_000))
     }
+
+    @Test("a station flapping between two states: at most max_state_changes entries, the changes beyond are state_flood")
+    func stateFlappingFlood() throws {
+        var a = makeAggregator(AggregatorSettings(maxPastMs: 0, maxStateChanges: 100))
+        var floods = 0
+        for k in Int64(0)..<1_000 {
+            let outcome = a.feed(stateMsg("eol", ts: aggT0 + k * 1_000, seq: k, code: k.isMultiple(of: 2) ? 10_000 : 40_000))
+            if case .deadLetter(.stateFlood, _) = outcome { floods += 1 } else { #expect(outcome == .accepted) }
+        }
+        #expect(floods == 450)  // after the 100th change, every change (each other message; the repeats are redundant)
+        let st = try #require(a.stationByKey[StationKey(site: "s1", line: "L1", station: "eol")])
+        #expect(a.stations[st].timeline.entries.count == 100)
+        // Units of the flooding station still count.
+        #expect(a.feed(unitMsg("eol", ts: aggT0 + 2_000_000, seq: 1_000, good: 1)) == .accepted)
+    }
 }

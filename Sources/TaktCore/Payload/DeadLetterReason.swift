@@ -43,6 +43,9 @@ public enum DeadLetterReason: String, CaseIterable, Codable, Sendable, Hashable 
     case bootJump = "boot_jump"
     /// `boot` is older than every boot the station still holds (it keeps the newest two).
     case staleBoot = "stale_boot"
+    /// A state change of a station whose timeline already holds `max_state_changes` changes
+    /// within `max_age` (a device flapping faster than any line changes state).
+    case stateFlood = "state_flood"
 }
 
 /// A dead letter: the reason (closed set) and a human detail naming the field and the fault.

@@ -17,27 +17,33 @@ public struct AggregatorSettings: Sendable, Equatable {
     public var maxPastMs: Int64
     /// `max_seq_gap` and `max_boot_gap`.
     public var dedupLimits: DedupLimits
+    /// `max_state_changes`: the most state changes a station's timeline holds (those within
+    /// `max_age`); a change beyond it is a dead letter `state_flood`. 28 bytes an entry; the
+    /// default 20,000 is one change every 2.5 minutes for 35 days (560 KB a station).
+    public var maxStateChanges: Int
 
     public static let defaultMaxAgeMs: Int64 = 35 * 86_400_000
 
     /// - Parameter maxPastMs: nil = `maxAgeMs`.
     public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, payload: PayloadLimits = PayloadLimits(),
                 dedupCapacity: Int = 4096, keepBoots: Int = 2, maxPastMs: Int64? = nil,
-                dedupLimits: DedupLimits = DedupLimits()) {
+                dedupLimits: DedupLimits = DedupLimits(), maxStateChanges: Int = 20_000) {
         self.maxAgeMs = maxAgeMs
         self.payload = payload
         self.dedupCapacity = dedupCapacity
         self.keepBoots = keepBoots
         self.maxPastMs = maxPastMs ?? maxAgeMs
         self.dedupLimits = dedupLimits
+        self.maxStateChanges = max(2, maxStateChanges)
     }
 
     /// The same, from the separate daemon settings.
     public init(maxAgeMs: Int64 = AggregatorSettings.defaultMaxAgeMs, maxPayloadBytes: Int, maxFutureS: Int64,
                 dedupCapacity: Int = 4096, keepBoots: Int = 2, maxPastMs: Int64? = nil,
-                dedupLimits: DedupLimits = DedupLimits()) {
+                dedupLimits: DedupLimits = DedupLimits(), maxStateChanges: Int = 20_000) {
         self.init(maxAgeMs: maxAgeMs, payload: PayloadLimits(maxPayloadBytes: maxPayloadBytes, maxFutureS: maxFutureS),
-                  dedupCapacity: dedupCapacity, keepBoots: keepBoots, maxPastMs: maxPastMs, dedupLimits: dedupLimits)
+                  dedupCapacity: dedupCapacity, keepBoots: keepBoots, maxPastMs: maxPastMs, dedupLimits: dedupLimits,
+                  maxStateChanges: maxStateChanges)
     }
 }
 

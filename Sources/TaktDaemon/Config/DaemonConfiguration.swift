@@ -51,6 +51,8 @@ public struct DaemonConfiguration: Sendable {
     public var deadLettersPerSecond = 100
     /// The most rows one `/api/v1/windows` answer may hold (a larger range is a 400).
     public var maxRows = 10_000
+    /// The most state changes one station's timeline holds within `max_age`.
+    public var maxStateChanges = 20_000
 
     public init() {}
 
@@ -156,11 +158,12 @@ public struct DaemonConfiguration: Sendable {
                     }
                 }
             case "max_rows": configuration.maxRows = try integer(1...10_000_000)
+            case "max_state_changes": configuration.maxStateChanges = try integer(2...10_000_000)
             case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, minute_retention")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

@@ -60,7 +60,8 @@ public struct DaemonSettings: Sendable {
     var aggregatorSettings: AggregatorSettings {
         AggregatorSettings(maxAgeMs: configuration.maxAgeMs, maxPayloadBytes: configuration.maxPayloadBytes,
                            maxFutureS: Int64(configuration.maxFutureS), maxPastMs: configuration.maxPastMs,
-                           dedupLimits: DedupLimits(maxSeqGap: configuration.maxSeqGap, maxBootGap: configuration.maxBootGap))
+                           dedupLimits: DedupLimits(maxSeqGap: configuration.maxSeqGap, maxBootGap: configuration.maxBootGap),
+                           maxStateChanges: configuration.maxStateChanges)
     }
 
     /// `host:port`, `:port` or `port` → Hummingbird's bind address (host defaults to 127.0.0.1).
