@@ -219,6 +219,13 @@ public struct Aggregator: Sendable {
             return deadLetter(site: si, .tooOld,
                               "ts \(ts) is \(now - ts) ms behind the daemon's clock; max_past is \(settings.maxPastMs) ms")
         }
+        // Memory per station is bounded whatever a device sends (protocol section 8). Checked
+        // before dedup, so a refused change does not use up its seq.
+        if case .state(let s) = event, stations[st].timeline.entries.count >= settings.maxStateChanges,
+           !isRedundant(s, station: st) {
+            return deadLetter(site: si, .stateFlood,
+                              "the station's timeline holds \(settings.maxStateChanges) state changes within max_age (max_state_changes)")
+        }
         let verdict = stations[st].dedup.accept(boot: event.boot, seq: event.seq, limits: settings.dedupLimits)
         stations[st].snapshotDirty = true
         touch(st)
@@ -258,11 +265,6 @@ public struct Aggregator: Sendable {
             // Before a late insert: the state that held [ts, next entry) until now.
             let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
             if !isRedundant(s, station: st) {
-                // Memory per station is bounded whatever a device sends (protocol section 8).
-                guard stations[st].timeline.entries.count < settings.maxStateChanges else {
-                    return deadLetter(site: si, .stateFlood,
-                                      "the station's timeline holds \(settings.maxStateChanges) state changes within max_age (max_state_changes)")
-                }
                 stations[st].timelineDirty = true
                 if let changed = stations[st].timeline.insert(s) {
                     // Time from the drained horizon on is handled by the horizon rule at drain.
