@@ -95,12 +95,14 @@ enum PlantGenerator {
             for li in 0..<(small ? 1 : rng.int(1...3)) {
                 var line = segment(&rng, prefix: "L", n: li, reservedOK: true)
                 if lineIDs.contains(line) || line == "_site" { line = "L\(li)" }
+                while lineIDs.contains(line) { line += "x" }
                 lineIDs.insert(line)
                 var stations: [Plant.Station] = []
                 var stIDs: Set<String> = []
                 for k in 0..<rng.int(1...(small ? 2 : 3)) {
                     var st = segment(&rng, prefix: "st", n: k, reservedOK: true)
                     if stIDs.contains(st) { st = "st\(k)" }
+                    while stIDs.contains(st) { st += "x" }
                     stIDs.insert(st)
                     stations.append(Plant.Station(id: st, cycleS: cycle(&rng)))
                 }
