@@ -9,6 +9,7 @@ public struct InputBounds: Sendable, Equatable, CustomStringConvertible {
     public var maxPastMs: Int64?
     public var maxSeqGap: Int64?
     public var maxBootGap: Int64?
+    public var maxStateChanges: Int64?
 
     public init(_ settings: AggregatorSettings) {
         var found: [String: Int64] = [:]
@@ -17,6 +18,7 @@ public struct InputBounds: Sendable, Equatable, CustomStringConvertible {
         maxPastMs = positive("maxPastMs")
         maxSeqGap = positive("maxSeqGap")
         maxBootGap = positive("maxBootGap")
+        maxStateChanges = positive("maxStateChanges")
     }
 
     private static func collect(_ m: Mirror, depth: Int, into found: inout [String: Int64]) {
@@ -46,21 +48,13 @@ public struct InputBounds: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// Builds the settings a case runs with.
-///
-/// The issue-11 settings cannot be named here until TaktCore has them: the fuzzer runs them at
-/// their defaults (read back through ``InputBounds``). Once they exist, set them from
-/// `maxPastMs`/`maxSeqGap`/`maxBootGap` in the marked place below (one line each) so cases
-/// also vary them.
+/// Builds the settings a case runs with, the issue-11 bounds (`max_past`, `max_seq_gap`,
+/// `max_boot_gap`, `max_state_changes`) included.
 public enum FuzzSettings {
     public static func make(maxAgeMs: Int64, maxPayloadBytes: Int, maxFutureS: Int64, dedupCapacity: Int, keepBoots: Int,
-                            maxPastMs: Int64, maxSeqGap: Int64, maxBootGap: Int64) -> AggregatorSettings {
-        let s = AggregatorSettings(maxAgeMs: maxAgeMs, maxPayloadBytes: maxPayloadBytes, maxFutureS: maxFutureS,
-                                   dedupCapacity: dedupCapacity, keepBoots: keepBoots)
-        // Issue 11 (after the lead's merge), e.g.:
-        //   s.maxPastMs = maxPastMs
-        //   s.dedupLimits = DedupLimits(maxSeqGap: maxSeqGap, maxBootGap: maxBootGap)
-        _ = (maxPastMs, maxSeqGap, maxBootGap)
-        return s
+                            maxPastMs: Int64, maxSeqGap: Int64, maxBootGap: Int64, maxStateChanges: Int) -> AggregatorSettings {
+        AggregatorSettings(maxAgeMs: maxAgeMs, maxPayloadBytes: maxPayloadBytes, maxFutureS: maxFutureS,
+                           dedupCapacity: dedupCapacity, keepBoots: keepBoots, maxPastMs: maxPastMs,
+                           dedupLimits: DedupLimits(maxSeqGap: maxSeqGap, maxBootGap: maxBootGap), maxStateChanges: maxStateChanges)
     }
 }

@@ -71,7 +71,7 @@ public enum SequenceGenerator {
             maxAgeMs: maxAge, maxPayloadBytes: rng.pick([16_384, 16_384, 16_384, 64, 256, 1 << 20]), maxFutureS: maxFutureS,
             dedupCapacity: options.wider ? rng.pick([64, 100, 4096]) : rng.pick([64, 128, 4096]), keepBoots: rng.pick([1, 2, 2, 3]),
             maxPastMs: long ? rng.pick([maxAge, 2 * maxAge, 35 * day]) : rng.pick([maxAge, 3_600_000]), maxSeqGap: rng.pick([1_000_000, 4096, 10]),
-            maxBootGap: rng.pick([1 << 32, 1, 1000]))
+            maxBootGap: rng.pick([1 << 32, 1, 1000]), maxStateChanges: rng.pick([20_000, 20_000, 2, 3, 50, 1000]))
         var g = Builder(rng: rng, plant: plant, settings: settings, options: options, long: long)
         g.build()
         return SequenceCase(seed: seed, plant: plant, settings: settings, steps: g.steps)

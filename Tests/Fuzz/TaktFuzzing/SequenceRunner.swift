@@ -367,7 +367,8 @@ struct CaseRun {
         stats.maxUpdatesPerDrain = max(stats.maxUpdatesPerDrain, ba.updates.count)
         if dt > runner.stepTimeLimit { return fail(i, "time", "one drain took \(dt) s (\(ba.updates.count) updates)") }
         if Double(ba.updates.count) > bound {
-            return fail(i, "memory.updates", "\(ba.updates.count) window updates in one drain, bound \(Int(bound))")
+            return fail(i, "memory.updates", "\(ba.updates.count) window updates in one drain, more than the model allows (\(Int(bound)): "
+                        + "3 per counted message, the windows of known state time since the last commit, late states' ranges)")
         }
         if b != nil {
             let bb = b!.drainCommit(journalOffset: Int64(i))
@@ -502,6 +503,9 @@ struct CaseRun {
                 guard let t = StateTimeline(serialized: tb) else { return fail(i, "snapshot.timeline", "\(s.station): timeline bytes do not decode") }
                 if Int64(t.entries.count) > acceptedStates[st] {
                     return fail(i, "memory.timeline", "\(s.station): \(t.entries.count) entries, \(acceptedStates[st]) states ever accepted")
+                }
+                if let m = bounds.maxStateChanges, Int64(t.entries.count) > m {
+                    return fail(i, "memory.timeline", "\(s.station): \(t.entries.count) entries, max_state_changes \(m)")
                 }
                 let h = horizon[plant.stations[st].site]
                 let cutoff = h - settings.maxAgeMs - 2 * Self.day
