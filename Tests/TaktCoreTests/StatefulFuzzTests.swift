@@ -38,4 +38,29 @@ struct StatefulFuzzTests {
         var stats = FuzzStats()
         if let f = SequenceRunner().run(KnownCases.epochStateThenNow(), stats: &stats) { Issue.record("\(f)") }
     }
+
+    @Test("regression: a heartbeat is kept when a later seq with an earlier ts lands before it (run time ends where the device said)")
+    func droppedHeartbeat() throws {
+        var stats = FuzzStats()
+        let c = KnownCases.droppedHeartbeat()
+        if let f = SequenceRunner().run(c, stats: &stats) { Issue.record("\(f)") }
+        // The rows themselves: station a ran 30 s (T + 30 s … T + 60 s), in one hour.
+        var a = try Aggregator(plants: c.plant.plants, settings: c.settings)
+        var rows: [WindowUpdate] = []
+        for step in c.steps {
+            switch step {
+            case .message(let t, let p, let now): _ = a.ingest(topic: String(decoding: t, as: UTF8.self), payload: p, now: now)
+            case .drain: rows += a.drainCommit(journalOffset: 0).updates
+            case .restart: break
+            }
+        }
+        let hours = rows.filter { $0.key.station == "a" && $0.key.tier == .hour }
+        #expect(hours.map(\.runMs).reduce(0, +) == 30_000, "\(hours.map { ($0.key.start, $0.runMs) })")
+    }
+
+    @Test("regression: a state_flood dead letter does not use up its seq (a redelivery is not a duplicate)")
+    func stateFloodUsesSeq() {
+        var stats = FuzzStats()
+        if let f = SequenceRunner().run(KnownCases.stateFloodUsesSeq(), stats: &stats) { Issue.record("\(f)") }
+    }
 }
