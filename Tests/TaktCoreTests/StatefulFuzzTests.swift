@@ -12,7 +12,7 @@ struct StatefulFuzzTests {
     func sequences() {
         var runner = SequenceRunner()
         runner.stepTimeLimit = 20  // a debug build on a shared machine; the memory checks bound the work
-        let stats = FuzzRun.sequences(count: 50_000, seed: 2026_11, options: .quick, runner: runner)
+        let stats = FuzzRun.sequences(count: 50_000, seed: 2026_11, options: .quick, runner: runner, keepGoing: true, maxFailures: 10)
         for f in stats.failures { Issue.record("\(f) — replay: takt-fuzz case \(f.caseSeed) --quick") }
         #expect(stats.cases == 50_000)
         // The stream really exercises the engine: counted messages, duplicates, restores.
@@ -21,7 +21,7 @@ struct StatefulFuzzTests {
 
     @Test("200,000 decoder and topic cases: decoded within bounds or a dead letter with a reason")
     func decoders() {
-        let stats = FuzzRun.decoders(count: 200_000, seed: 2026_11)
+        let stats = FuzzRun.decoders(count: 200_000, seed: 2026_11, keepGoing: true, maxFailures: 10)
         for f in stats.failures { Issue.record("\(f) — replay: takt-fuzz decoders-case \(f.caseSeed)") }
         #expect(stats.cases == 200_000 && stats.outcomes[0] > 1_000 && stats.topicsOK > 10_000 && stats.topicsBad > 10_000)
     }
