@@ -3,7 +3,7 @@
 #   make demo   install, build release binaries, run simulator + daemon, print a capacity plan
 #   make bench  end-to-end, in-process and planning benchmarks → docs/BENCHMARKS.md (~10 min)
 #   make lint   swift-format's rules (.swift-format) over every Swift file (~1 s; docs/lint.md)
-#   make fuzz   the stateful fuzzer over the aggregator and the decoders (Tests/Fuzz; ~12 min)
+#   make fuzz   the stateful fuzzer over the aggregator and the decoders (Tests/Fuzz; ~8 min on 2 cores)
 SHELL := /bin/bash
 SWIFT ?= swift
 
