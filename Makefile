@@ -3,10 +3,11 @@
 #   make demo   install, build release binaries, run simulator + daemon, print a capacity plan
 #   make bench  end-to-end, in-process and planning benchmarks → docs/BENCHMARKS.md (~10 min)
 #   make lint   swift-format's rules (.swift-format) over every Swift file (~1 s; docs/lint.md)
+#   make fuzz   the stateful fuzzer over the aggregator and the decoders (Tests/Fuzz; ~8 min on 2 cores)
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test lint release demo bench clean
+.PHONY: deps build test lint release demo bench fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -35,6 +36,21 @@ demo:
 # Release build in its own scratch path (.build-bench), broker on loopback; medians of RUNS=3.
 bench: deps
 	@scripts/bench.sh
+
+# The stateful fuzzer (issue 11): a release takt-fuzz in its own scratch path (.build-fuzz), built
+# under the shared build lock; fixed seeds, so a run is reproducible and a failure names a case
+# seed that `.build-fuzz/release/takt-fuzz case SEED` replays step by step (`minimize SEED`
+# shrinks it). Both runs always run; the target fails if either found something.
+FUZZ_SEED ?= 20261101
+FUZZ_SEQUENCES ?= 1000000
+FUZZ_DECODERS ?= 10000000
+BUILD_LOCK ?= /tmp/swift-build.lock
+fuzz:
+	flock $(BUILD_LOCK) $(SWIFT) build -c release --product takt-fuzz --scratch-path .build-fuzz
+	@status=0; \
+	.build-fuzz/release/takt-fuzz sequences $(FUZZ_SEQUENCES) --seed $(FUZZ_SEED) || status=1; \
+	.build-fuzz/release/takt-fuzz decoders $(FUZZ_DECODERS) --seed $(FUZZ_SEED) || status=1; \
+	exit $$status
 
 release: deps
 	$(SWIFT) build -c release

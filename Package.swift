@@ -117,6 +117,21 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // MARK: fuzzing (issue 11): the generators and checks, the takt-fuzz driver (make fuzz)
+        // Under Tests/: test tooling, not a product; TaktCoreTests runs the same library in CI.
+        .target(
+            name: "TaktFuzzing",
+            dependencies: ["TaktCore"],
+            path: "Tests/Fuzz/TaktFuzzing",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "takt-fuzz",
+            dependencies: ["TaktFuzzing", "TaktCore"],
+            path: "Tests/Fuzz/takt-fuzz",
+            swiftSettings: swiftSettings
+        ),
+
         // MARK: tests
         .target(
             name: "TestSupport",
@@ -125,7 +140,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "MQTTTests", dependencies: ["MQTT", "TestSupport"], swiftSettings: swiftSettings),
-        .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore", "TaktFuzzing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: swiftSettings),
         .testTarget(name: "TaktReportTests", dependencies: ["TaktReport", "TaktStore", "TaktCore", "TestSupport"],
