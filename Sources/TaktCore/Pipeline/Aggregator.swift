@@ -221,8 +221,10 @@ public struct Aggregator: Sendable {
         }
         // Memory per station is bounded whatever a device sends (protocol section 8). Checked
         // before dedup, so a refused change does not use up its seq.
-        if case .state(let s) = event, stations[st].timeline.entries.count >= settings.maxStateChanges,
-           !isRedundant(s, station: st) {
+        // Decided once, before dedup moves its bitmap (after it, the oldest seq between the two
+        // entries can have slid out of the bitmap and the answer would differ).
+        let redundantState = if case .state(let s) = event { isRedundant(s, station: st) } else { false }
+        if case .state = event, !redundantState, stations[st].timeline.entries.count >= settings.maxStateChanges {
             return deadLetter(site: si, .stateFlood,
                               "the station's timeline holds \(settings.maxStateChanges) state changes within max_age (max_state_changes)")
         }
@@ -264,7 +266,7 @@ public struct Aggregator: Sendable {
             let drained = sites[si].drainedHorizon
             // Before a late insert: the state that held [ts, next entry) until now.
             let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
-            if !isRedundant(s, station: st) {
+            if !redundantState {
                 stations[st].timelineDirty = true
                 if let changed = stations[st].timeline.insert(s) {
                     // Time from the drained horizon on is handled by the horizon rule at drain.

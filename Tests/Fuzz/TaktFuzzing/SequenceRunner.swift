@@ -260,7 +260,9 @@ struct CaseRun {
                 if !behindHorizon && !behindNow {
                     return fail(i, "outcome.too_old", "ts \(ts) is within max_age of \(horizon[si]) (and max_past of now \(now)): \(oa)")
                 }
-            } else {
+            } else if r != .stateFlood {
+                // Decided after dedup (a state_flood, like too_old, is decided before it and
+                // moves nothing).
                 dedupMoved[st] = true
             }
             deadLetters[si] += 1
