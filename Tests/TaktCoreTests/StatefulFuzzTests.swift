@@ -1,6 +1,7 @@
 import Testing
 import TaktCore
 import TaktFuzzing
+import TestSupport
 
 /// The stateful fuzzer of issue 11 (Tests/Fuzz, `make fuzz` runs it for longer): seeded, so a
 /// failure names a case seed that `takt-fuzz case SEED` replays step by step.
@@ -9,10 +10,13 @@ struct StatefulFuzzTests {
     /// 50,000 short sequences (the `quick` profile: no multi-day spans, few floods) through two
     /// engines with restores at random commits, every check after every step.
     @Test("50,000 sequences: no trap, bounded drains, exact restores, consistent outcomes and counters")
-    func sequences() {
-        var runner = SequenceRunner()
-        runner.stepTimeLimit = 20  // a debug build on a shared machine; the memory checks bound the work
-        let stats = FuzzRun.sequences(count: 50_000, seed: 2026_11, options: .quick, runner: runner, keepGoing: true, maxFailures: 10)
+    func sequences() async throws {
+        // ~50 s of CPU: on a thread of its own, not the test runner's cooperative pool.
+        let stats = try await offCooperativePool {
+            var runner = SequenceRunner()
+            runner.stepTimeLimit = 20  // a debug build on a shared machine; the memory checks bound the work
+            return FuzzRun.sequences(count: 50_000, seed: 2026_11, options: .quick, runner: runner, keepGoing: true, maxFailures: 10)
+        }
         for f in stats.failures { Issue.record("\(f) — replay: takt-fuzz case \(f.caseSeed) --quick") }
         #expect(stats.cases == 50_000)
         // The stream really exercises the engine: counted messages, duplicates, restores.
@@ -20,8 +24,8 @@ struct StatefulFuzzTests {
     }
 
     @Test("200,000 decoder and topic cases: decoded within bounds or a dead letter with a reason")
-    func decoders() {
-        let stats = FuzzRun.decoders(count: 200_000, seed: 2026_11, keepGoing: true, maxFailures: 10)
+    func decoders() async throws {
+        let stats = try await offCooperativePool { FuzzRun.decoders(count: 200_000, seed: 2026_11, keepGoing: true, maxFailures: 10) }
         for f in stats.failures { Issue.record("\(f) — replay: takt-fuzz decoders-case \(f.caseSeed)") }
         #expect(stats.cases == 200_000 && stats.outcomes[0] > 1_000 && stats.topicsOK > 10_000 && stats.topicsBad > 10_000)
     }

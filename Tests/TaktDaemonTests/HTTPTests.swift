@@ -109,7 +109,10 @@ struct HTTPTests {
             _ = try await store.commit(CommitBatch(updates: batch, journalOffset: 0), returning: .outputStations)
             try store.close()
         }
-        let intervalMs = 250
+        // One second: the test runs beside every other suite on 2 cores, where a plain commit can
+        // wait a few hundred ms for a core; a read on the committer's path stalls it for seconds
+        // (2.8 s measured with the answer encoded on the cooperative pool), well past either bound.
+        let intervalMs = 1_000
         try "journal_fsync: never\ncommit_interval_ms: \(intervalMs)\nmax_rows: 100000\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         // A second site, the same plant under another name, for the baseline run.

@@ -14,7 +14,15 @@ struct ShutdownTests {
     /// `takt-sim --out` messages (no broker), written straight into the daemon's journal as a
     /// daemon that received them and was killed before committing would have left them.
     /// Returns the simulator's truth.
-    static func journalBacklog(_ harness: DaemonHarness, duration: String, seed: Int) throws -> [String: Any] {
+    static func journalBacklog(_ harness: DaemonHarness, duration: String, seed: Int) async throws -> [String: Any] {
+        // Seconds of blocking work (a simulator run, a journal write): off the test runner's pool.
+        let harness = harness
+        let data = try await offCooperativePool { try writeJournalBacklog(harness, duration: duration, seed: seed) }
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// Writes the backlog; returns the truth file's bytes.
+    static func writeJournalBacklog(_ harness: DaemonHarness, duration: String, seed: Int) throws -> Data {
         let out = harness.directory.appendingPathComponent("messages.tsv").path
         let truthPath = harness.directory.appendingPathComponent("truth.json").path
         _ = try TestProcess.run(harness.binary("takt-sim"),
@@ -31,7 +39,7 @@ struct ShutdownTests {
         }
         journal.close()
         #expect(count > 0)
-        return try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        return try Data(contentsOf: URL(fileURLWithPath: truthPath))
     }
 
     /// Starts the daemon once more, undisturbed, and checks every window against the truth.
@@ -65,7 +73,7 @@ struct ShutdownTests {
     func atStartUp() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let truth = try Self.journalBacklog(harness, duration: "6h", seed: 11)
+        let truth = try await Self.journalBacklog(harness, duration: "6h", seed: 11)
         for delayMs in [0, 5, 20, 50, 100, 200, 300] {
             let daemon = try harness.startDaemon()
             try await Self.waitUntilSignalsCaught(daemon.pid)
@@ -81,7 +89,7 @@ struct ShutdownTests {
     func duringReplay() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let truth = try Self.journalBacklog(harness, duration: "100h", seed: 12)
+        let truth = try await Self.journalBacklog(harness, duration: "100h", seed: 12)
         let daemon = try harness.startDaemon()
         try await harness.waitForLog("replaying ")
         daemon.signal(SIGTERM)
@@ -95,7 +103,7 @@ struct ShutdownTests {
     func brokerUnreachableAtStart() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let truth = try Self.journalBacklog(harness, duration: "6h", seed: 13)
+        let truth = try await Self.journalBacklog(harness, duration: "6h", seed: 13)
         let nowhere = "mqtt://127.0.0.1:\(try freeLoopbackPort())"
         let daemon = try harness.startDaemon(extra: ["--broker", nowhere])
         try await Task.sleep(for: .seconds(1.5))  // connecting, retrying with back-off

@@ -64,6 +64,8 @@ struct ShadowEntry {
     var boot: Int64
     var seq: Int64
     var known: Bool
+    /// The state code (the engine's heartbeat rule compares it).
+    var state: UInt32 = 0
 
     @inline(__always) func precedes(_ o: ShadowEntry) -> Bool {
         if ts != o.ts { return ts < o.ts }
@@ -106,6 +108,9 @@ struct CaseRun {
     var pending: [(good: Int64, scrap: Int64, msgs: Int64, energy: Double)]
     var lateStates: [Int]
     var acceptedKeys: Set<SourceSeq> = []
+    /// The highest accepted seq of each (station, boot): the engine's dedup bitmap covers the
+    /// `capacity` seqs up to it.
+    var highestSeq: [SourceSeq: Int64] = [:]
     var acceptedSinceDrain = 0
     var nowMin = Int64.max
     var nowMax = Int64.min
@@ -227,7 +232,13 @@ struct CaseRun {
             if let p = bounds.maxPastMs, now - ts > p {
                 return fail(i, "bounds.max_past", "ts \(ts) accepted \(now - ts) ms behind now \(now); max_past \(p)")
             }
+            // The engine's heartbeat rule, decided before this message's seq is recorded: an
+            // unchanged state is not stored when every seq since the last entry was accepted and
+            // is still in the dedup bitmap (protocol.md, section 3).
+            let redundant: Bool = if case .state(let s) = event { isRedundantShadow(st, s) } else { false }
             acceptedKeys.insert(key)
+            let bootKey = SourceSeq(station: Int32(st), boot: event.boot, seq: 0)
+            highestSeq[bootKey] = max(highestSeq[bootKey] ?? -1, event.seq)
             dedupMoved[st] = true
             accepted[si] += 1
             acceptedSinceDrain += 1
@@ -241,7 +252,9 @@ struct CaseRun {
             case .state(let s):
                 acceptedStates[st] += 1
                 if ts < drained[si] { lateStates[st] += 1 }
-                insertShadow(st, ShadowEntry(ts: ts, boot: s.boot, seq: s.seq, known: s.state.isKnown))
+                if !redundant {
+                    insertShadow(st, ShadowEntry(ts: ts, boot: s.boot, seq: s.seq, known: s.state.isKnown, state: s.state.rawValue))
+                }
             }
             horizon[si] = max(horizon[si], ts)
         case .duplicate:
@@ -282,6 +295,24 @@ struct CaseRun {
             return fail(i, "counters", "\(k) vs model horizon \(horizon[si]) accepted \(accepted[si]) duplicates \(duplicates[si]) dead letters \(deadLetters[si])")
         }
         return nil
+    }
+
+    /// The engine's `Aggregator.isRedundant`, on the model: the same state as the last entry, of
+    /// the same boot, not earlier, a later seq, and every seq in between accepted and within the
+    /// dedup bitmap (`capacity` seqs up to the boot's highest).
+    func isRedundantShadow(_ st: Int, _ s: StateEvent) -> Bool {
+        guard let last = timelines[st].last, last.state == s.state.rawValue, last.boot == s.boot,
+              s.ts >= last.ts, s.seq > last.seq else { return false }
+        var capacity: Int64 = 64
+        while capacity < Int64(settings.dedupCapacity) { capacity <<= 1 }
+        let range = (last.seq + 1)..<s.seq
+        guard Int64(range.count) <= capacity else { return false }
+        guard let highest = highestSeq[SourceSeq(station: Int32(st), boot: s.boot, seq: 0)] else { return range.isEmpty }
+        for x in range {
+            guard x <= highest, highest - x < capacity,
+                  acceptedKeys.contains(SourceSeq(station: Int32(st), boot: s.boot, seq: x)) else { return false }
+        }
+        return true
     }
 
     mutating func insertShadow(_ st: Int, _ e: ShadowEntry) {
