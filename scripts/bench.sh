@@ -356,6 +356,11 @@ verdict() {  # VALUE TARGET higher|lower
 }
 fmt() { [ -z "$1" ] && echo "–" || printf "%s" "${1%.*}" | sed -e :a -e 's/\(.*[0-9]\)\([0-9]\{3\}\)/\1,\2/;ta'; }
 
+# Steps narrowed by SUBJECTS/QOS leave some end-to-end figures unmeasured: empty, written as "–"
+# (under set -u an unset key stopped the script before it wrote the page).
+for s in a b c; do for q in 1 0; do for k in rate lost rss runs; do
+  [[ -v "R[$k-$s-$q]" ]] || R[$k-$s-$q]=""
+done; done; done
 section="$WORK/section.md"
 {
   echo "<!-- bench:start — written by scripts/bench.sh (make bench); edit the script, not this section -->"
