@@ -152,8 +152,7 @@ final class Intake: @unchecked Sendable {
         while queue.count >= maxQueued && !finished {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { break }
-            let seconds = Double(left.components.seconds) + Double(left.components.attoseconds) / 1e18
-            _ = condition.wait(until: Date().addingTimeInterval(seconds))
+            _ = condition.wait(until: Date().addingTimeInterval(left.inSeconds))
         }
     }
 

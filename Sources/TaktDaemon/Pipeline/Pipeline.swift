@@ -130,8 +130,7 @@ actor Pipeline {
         let now = ContinuousClock.now
         let elapsed = now - deadLetterRefill
         deadLetterRefill = now
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        deadLetterTokens = min(deadLetterRate, deadLetterTokens + seconds * deadLetterRate)
+        deadLetterTokens = min(deadLetterRate, deadLetterTokens + elapsed.inSeconds * deadLetterRate)
         guard deadLetterTokens >= 1 else { return false }
         deadLetterTokens -= 1
         return true
@@ -206,7 +205,7 @@ final class CommitterStatistics: Sendable {
     private let state = Mutex(Snapshot())
 
     func committed(delay: Duration) {
-        let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+        let seconds = delay.inSeconds
         state.withLock { s in
             s.commits += 1
             s.commitDelaySumSeconds += seconds
