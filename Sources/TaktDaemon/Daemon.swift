@@ -43,7 +43,7 @@ public final class Daemon: Sendable {
         }
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
-        let store = try settings.store.open(readOnly: false)
+        let store = try await settings.store.open(readOnly: false)
         let saved = try await store.loadState()
         let journal = try Journal(directory: settings.journalDirectory, fsync: configuration.journalFsync,
                                   minimumOffset: saved.journalOffset)

@@ -6,9 +6,9 @@ import Foundation
 ///   directory unless it starts with `/`). `sqlite://PATH` is accepted too (so
 ///   `sqlite:///var/lib/takt/takt.db` is the absolute path `/var/lib/takt/takt.db`).
 /// - a bare path (no `scheme:` in front) — the same as `sqlite:PATH`.
-/// - `postgres://user:pass@host:port/db` (or `postgresql://`) — parsed (percent-escapes in
-///   the user and password decoded; port 5432 when absent), but not built yet: ``open(readOnly:)``
-///   answers ``StoreError/notBuilt(_:)``.
+/// - `postgres://user:pass@host:port/db[?sslmode=…]` (or `postgresql://`) — the shared store
+///   (percent-escapes in the user and password decoded; port 5432 when absent; `sslmode` as
+///   libpq's: `disable`, `prefer` (default), `require`, `verify-full`).
 public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
     case sqlite(path: String)
     case postgres(PostgresLocation)
@@ -20,14 +20,28 @@ public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
         public var host: String
         public var port: Int
         public var database: String
+        /// The URL's `sslmode` (libpq's names); `prefer` when absent, as libpq.
+        public var sslMode: SSLMode
 
-        public init(user: String?, password: String?, host: String, port: Int = 5432, database: String) {
+        public init(user: String?, password: String?, host: String, port: Int = 5432, database: String,
+                    sslMode: SSLMode = .prefer) {
             self.user = user
             self.password = password
             self.host = host
             self.port = port
             self.database = database
+            self.sslMode = sslMode
         }
+    }
+
+    /// `sslmode=` of a PostgreSQL URL, with libpq's meanings: `disable` (plain), `prefer` (TLS when
+    /// the server offers it, certificate not checked), `require` (TLS, certificate not checked),
+    /// `verify-full` (TLS, certificate and host name checked against the system's CAs).
+    public enum SSLMode: String, Sendable, Equatable, CaseIterable {
+        case disable
+        case prefer
+        case require
+        case verifyFull = "verify-full"
     }
 
     /// Parses a `--store` value; the error's description is one line without the flag name
@@ -57,12 +71,12 @@ public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
     ///
     /// - Parameter readOnly: for readers (`takt query`): the store must exist and is not
     ///   created or migrated.
-    public func open(readOnly: Bool) throws(StoreError) -> any RollupStore {
+    public func open(readOnly: Bool) async throws(StoreError) -> any RollupStore {
         switch self {
         case .sqlite(let path):
             return try SQLiteRollupStore(path: path, readOnly: readOnly)
-        case .postgres:
-            throw .notBuilt("the PostgreSQL store is not built yet; use sqlite:PATH")
+        case .postgres(let location):
+            return try await PostgresRollupStore(location: location, readOnly: readOnly)
         }
     }
 
@@ -73,7 +87,7 @@ public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
             return "sqlite:\(path)"
         case .postgres(let p):
             let user = p.user.map { $0 + (p.password == nil ? "" : ":***") + "@" } ?? ""
-            return "postgres://\(user)\(p.host):\(p.port)/\(p.database)"
+            return "postgres://\(user)\(p.host):\(p.port)/\(p.database)" + (p.sslMode == .prefer ? "" : "?sslmode=\(p.sslMode.rawValue)")
         }
     }
 
@@ -102,9 +116,22 @@ public enum StoreURL: Sendable, Equatable, CustomStringConvertible {
         if let port = c.port, !(1...65535).contains(port) {
             throw StoreURLError("'\(Self.redacted(text))': port \(port) is not 1…65535")
         }
+        var sslMode = SSLMode.prefer
+        for item in c.queryItems ?? [] {
+            switch item.name {
+            case "sslmode":
+                guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                    throw StoreURLError("'\(Self.redacted(text))': sslmode '\(item.value ?? "")' is not one of "
+                        + SSLMode.allCases.map(\.rawValue).joined(separator: ", "))
+                }
+                sslMode = mode
+            default:
+                throw StoreURLError("'\(Self.redacted(text))': unknown option '\(item.name)' (known: sslmode)")
+            }
+        }
         return PostgresLocation(user: c.user?.removingPercentEncoding ?? c.user,
                                 password: c.password?.removingPercentEncoding ?? c.password,
-                                host: host, port: c.port ?? 5432, database: database)
+                                host: host, port: c.port ?? 5432, database: database, sslMode: sslMode)
     }
 
     /// `text` with the password of a `scheme://user:pass@…` URL replaced by `***`.

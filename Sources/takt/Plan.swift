@@ -78,7 +78,7 @@ return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oe
 
         func run() async throws {
             let (url, plant, lookbackMs, whatIf) = try checked()
-            let store = try url.open(readOnly: true)
+            let store = try await url.open(readOnly: true)
             let asOf = try await StoreReads.newestDataEnd(store, site: site)
             let plan = CapacityPlanner.plan(try await CapacityPlanInput.load(
                 store: store, plant: plant, targetGWh: targetGWh, asOfMs: asOf, year: year,

@@ -70,7 +70,7 @@ extension Takt {
 
         func run() async throws {
             let (url, fromMs, toMs) = try query()
-            let store = try url.open(readOnly: true)
+            let store = try await url.open(readOnly: true)
             let rows = try await store.rows(site: site, line: line, station: station, tier: window, from: fromMs, to: toMs)
             var out: [UInt8]
             switch format {

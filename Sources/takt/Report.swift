@@ -56,7 +56,7 @@ return (url, parsed, fromMs, toMs)
 
         func run() async throws {
             let (url, plant, fromMs, toMs) = try checked()
-            let store = try url.open(readOnly: true)
+            let store = try await url.open(readOnly: true)
             let data: ReportData
             do {
                 data = try await ReportData.load(store: store, plant: plant, from: fromMs, to: toMs, targetGWh: targetGWh)

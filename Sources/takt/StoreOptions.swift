@@ -15,9 +15,4 @@ struct StoreOptions: ParsableArguments {
             throw UsageError(flag: "--store", error.description)
         }
     }
-
-    /// Opens the store for reading (it must exist); failures are ``StoreError``s (runtime).
-    func openForReading() throws -> any RollupStore {
-        try url().open(readOnly: true)
-    }
 }

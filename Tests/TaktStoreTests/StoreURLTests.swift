@@ -1,5 +1,6 @@
 import Testing
 @testable import TaktStore
+import TestSupport
 
 @Suite("StoreURL")
 struct StoreURLTests {
@@ -24,20 +25,33 @@ struct StoreURLTests {
         #expect(url.description == "postgres://u:***@h:5432/db")
     }
 
-    @Test("PostgreSQL is answered with 'not built yet'")
-    func postgresNotBuilt() throws {
-        let url = try StoreURL(parsing: "postgres://u:p@h:5432/db")
-        #expect {
-            _ = try url.open(readOnly: true)
+    @Test("sslmode: libpq's names, prefer by default, shown in the description unless it is the default")
+    func sslMode() throws {
+        guard case .postgres(let plain) = try StoreURL(parsing: "postgres://h/db") else { Issue.record("not postgres"); return }
+        #expect(plain.sslMode == .prefer)
+        for mode in StoreURL.SSLMode.allCases {
+            let url = try StoreURL(parsing: "postgres://u:pw@h:5432/db?sslmode=\(mode.rawValue)")
+            guard case .postgres(let location) = url else { Issue.record("not postgres"); return }
+            #expect(location.sslMode == mode)
+            #expect(url.description == "postgres://u:***@h:5432/db" + (mode == .prefer ? "" : "?sslmode=\(mode.rawValue)"))
+        }
+    }
+
+    @Test("a PostgreSQL server that is not there: cannotOpen naming it, without the password")
+    func unreachable() async throws {
+        let port = try freeLoopbackPort()
+        let url = try StoreURL(parsing: "postgres://u:hunter2@127.0.0.1:\(port)/db?sslmode=disable")
+        await #expect {
+            _ = try await url.open(readOnly: true)
         } throws: { error in
-            guard case StoreError.notBuilt(let message) = error else { return false }
-            return message.contains("PostgreSQL store is not built yet")
+            guard case StoreError.cannotOpen(let path, _) = error else { return false }
+            return path.contains("127.0.0.1:\(port)") && !"\(error)".contains("hunter2")
         }
     }
 
     @Test("bad store URLs", arguments: [
         "", "sqlite:", "sqlite://", "mysql://h/db", "postgres://u:p@h:5432/", "postgres:///db",
-        "postgres://h:99999/db", "postgres://h/db/extra",
+        "postgres://h:99999/db", "postgres://h/db/extra", "postgres://h/db?sslmode=sometimes", "postgres://h/db?pool=3",
     ])
     func bad(_ text: String) {
         #expect(throws: StoreURLError.self) { _ = try StoreURL(parsing: text) }

@@ -4,8 +4,7 @@ import TaktCore
 
 extension SQLiteRollupStore {
     public func commit(_ batch: CommitBatch, returning: CommittedRows) async throws -> [WindowRow] {
-        for u in batch.updates { try Self.validate(u) }
-        guard batch.journalOffset >= 0 else { throw StoreError.invalidUpdate("journal offset \(batch.journalOffset) < 0") }
+        try batch.validateForStore()
         // The batch's updates of one key, merged in batch order into one delta row (revision =
         // how many updates): one upsert per key that adds the deltas to whatever is stored — no
         // SELECT, and only the rows `returning` asks for are read back (RETURNING). Counts are
@@ -66,7 +65,7 @@ extension SQLiteRollupStore {
             try db.execute(sql: "UPDATE journal_state SET offset_bytes = ? WHERE id = 1", arguments: [batch.journalOffset])
             return committed
         }
-        return committed.sorted(by: Self.storedOrder).map(\.windowRow)
+        return committed.sorted(by: StoredWindow.storedOrder).map(\.windowRow)
     }
 
     /// Adds a delta row (``StoredWindow`` built from updates, `revision` = their number) to the
@@ -99,27 +98,5 @@ extension SQLiteRollupStore {
             }
             return StoreState(journalOffset: offset, stations: stations, sites: sites)
         }
-    }
-
-    /// Rejects updates that would store a row the KPI code cannot read back.
-    static func validate(_ u: WindowUpdate) throws(StoreError) {
-        let k = u.key
-        guard k.end > k.start else { throw .invalidUpdate("\(k.site)/\(k.line)/\(k.station) \(k.tier.rawValue): end \(k.end) ≤ start \(k.start)") }
-        guard u.energyKwh.isFinite, u.idealCycleS.isFinite else {
-            throw .invalidUpdate("\(k.site)/\(k.line)/\(k.station) \(k.tier.rawValue) \(k.start): energy or ideal cycle not finite")
-        }
-        guard u.runMs >= 0, u.plannedMs >= 0 else {
-            throw .invalidUpdate("\(k.site)/\(k.line)/\(k.station) \(k.tier.rawValue) \(k.start): negative state time")
-        }
-    }
-
-    /// Site, tier (`1m`, `1h`, `1d`), start, line, station.
-    static func storedOrder(_ a: StoredWindow, _ b: StoredWindow) -> Bool {
-        let x = a.key, y = b.key
-        if x.site != y.site { return x.site.utf8.lexicographicallyPrecedes(y.site.utf8) }
-        if x.tier != y.tier { return x.tier.order < y.tier.order }
-        if x.start != y.start { return x.start < y.start }
-        if x.line != y.line { return x.line.utf8.lexicographicallyPrecedes(y.line.utf8) }
-        return x.station.utf8.lexicographicallyPrecedes(y.station.utf8)
     }
 }

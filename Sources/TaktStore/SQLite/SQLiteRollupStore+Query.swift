@@ -22,7 +22,7 @@ extension SQLiteRollupStore {
                     """, [site, tier.rawValue, from, to, line])
             case (nil, _):
                 let lines = try Self.outputRows(db, site: site, tier: tier, from: from, to: to)
-                return Self.withSiteRows(lines, site: site, tier: tier)
+                return StoredWindow.withSiteRows(lines, site: site, tier: tier)
             }
             return stored.map(\.windowRow)
         }
@@ -31,7 +31,7 @@ extension SQLiteRollupStore {
     public func siteRow(site: String, tier: WindowTier, start: Int64) async throws -> WindowRow? {
         try await read { db in
             let lines = try Self.outputRows(db, site: site, tier: tier, from: start, to: start &+ 1)
-            return Self.withSiteRows(lines, site: site, tier: tier).last { $0.line == OutboundTopic.siteLine }
+            return StoredWindow.withSiteRows(lines, site: site, tier: tier).last { $0.line == OutboundTopic.siteLine }
         }
     }
 
@@ -63,30 +63,6 @@ extension SQLiteRollupStore {
     static func fetch(_ db: Database, sql: String, _ arguments: StatementArguments) throws -> [StoredWindow] {
         let statement = try db.cachedStatement(sql: sql)
         return try Row.fetchAll(statement, arguments: arguments).map { row throws(StoreError) in try StoredWindow(row: row) }
-    }
-
-    /// The line rows (sorted by start, line, station) with each window's `_site` row after
-    /// them. Rows of one start with different ends (a site whose time zone changed) get one
-    /// `_site` row per distinct end.
-    static func withSiteRows(_ lines: [StoredWindow], site: String, tier: WindowTier) -> [WindowRow] {
-        var out: [WindowRow] = []
-        out.reserveCapacity(lines.count + lines.count / 2 + 1)
-        var i = 0
-        while i < lines.count {
-            var j = i
-            while j < lines.count && lines[j].key.start == lines[i].key.start { j += 1 }
-            let group = lines[i..<j]
-            out.append(contentsOf: group.map(\.windowRow))
-            var ends: [Int64] = []
-            for w in group where !ends.contains(w.key.end) { ends.append(w.key.end) }
-            for end in ends.sorted() {
-                let members = group.filter { $0.key.end == end }.map { (row: $0.windowRow, idealCycleS: $0.idealForKPI ?? 0) }
-                out.append(WindowRow(siteTotalOf: members, site: site, tier: tier,
-                                     bounds: WindowBounds(start: group.first!.key.start, end: end)))
-            }
-            i = j
-        }
-        return out
     }
 }
 

@@ -1,5 +1,3 @@
-import Foundation
-import GRDB
 import TaktCore
 
 /// The primary key of a stored row (`WindowKey` without `end`, which follows from the start).
@@ -11,11 +9,15 @@ struct RowID: Hashable {
     var start: Int64
 
     init(_ k: WindowKey) {
-        site = k.site
-        line = k.line
-        station = k.station
-        tier = k.tier
-        start = k.start
+        self.init(site: k.site, line: k.line, station: k.station, tier: k.tier, start: k.start)
+    }
+
+    init(site: String, line: String, station: String, tier: WindowTier, start: Int64) {
+        self.site = site
+        self.line = line
+        self.station = station
+        self.tier = tier
+        self.start = start
     }
 }
 
@@ -37,32 +39,6 @@ struct StoredWindow {
     /// A row that does not exist yet (revision 0 until the first ``apply(_:)``).
     init(empty key: WindowKey) {
         self.key = key
-    }
-
-    /// Columns selected by ``columns``, in that order.
-    static let columns = """
-        site, line, station, tier, start_ms, end_ms, revision, good, scrap, energy_kwh, unit_messages,
-        cycle_hist, run_ms, planned_ms, ideal_cycle_s, is_output
-        """
-
-    init(row: Row) throws(StoreError) {
-        let tierText: String = row[3]
-        guard let tier = WindowTier(rawValue: tierText) else { throw .corrupt("unknown window tier '\(tierText)'") }
-        let start: Int64 = row[4]
-        let end: Int64 = row[5]
-        guard end > start else { throw .corrupt("a row ends before it starts (\(start) ≥ \(end))") }
-        key = WindowKey(site: row[0], line: row[1], station: row[2], tier: tier, start: start, end: end)
-        revision = row[6]
-        good = row[7]
-        scrap = row[8]
-        energyKwh = row[9]
-        unitMessages = row[10]
-        let blob: [UInt8]? = (row[11] as Data?).map { [UInt8]($0) }
-        cycle = try HistogramBlob.decode(blob)
-        runMs = row[12]
-        plannedMs = row[13]
-        idealCycleS = row[14]
-        isOutputStation = row[15]
     }
 
     /// Adds the update's deltas, merges its histogram, takes its absolute state times and its
@@ -96,13 +72,6 @@ struct StoredWindow {
         return WindowRow(site: key.site, line: key.line, station: key.station, counts: counts,
                          runMs: runMs, plannedMs: plannedMs, idealCycleS: idealForKPI)
     }
-
-    /// The arguments of the upsert statement, in its column order.
-    var arguments: StatementArguments {
-        let blob = HistogramBlob.encode(cycle).map { Data($0) }
-        return [key.site, key.line, key.station, key.tier.rawValue, key.start, key.end, revision, good, scrap,
-                energyKwh, unitMessages, blob, runMs, plannedMs, idealCycleS, isOutputStation]
-    }
 }
 
 extension WindowTier {
@@ -113,5 +82,41 @@ extension WindowTier {
         case .hour: return 1
         case .day: return 2
         }
+    }
+}
+
+extension StoredWindow {
+    /// Site, tier (`1m`, `1h`, `1d`), start, line, station.
+    static func storedOrder(_ a: StoredWindow, _ b: StoredWindow) -> Bool {
+        let x = a.key, y = b.key
+        if x.site != y.site { return x.site.utf8.lexicographicallyPrecedes(y.site.utf8) }
+        if x.tier != y.tier { return x.tier.order < y.tier.order }
+        if x.start != y.start { return x.start < y.start }
+        if x.line != y.line { return x.line.utf8.lexicographicallyPrecedes(y.line.utf8) }
+        return x.station.utf8.lexicographicallyPrecedes(y.station.utf8)
+    }
+
+    /// The line rows (sorted by start, line, station) with each window's `_site` row after
+    /// them. Rows of one start with different ends (a site whose time zone changed) get one
+    /// `_site` row per distinct end.
+    static func withSiteRows(_ lines: [StoredWindow], site: String, tier: WindowTier) -> [WindowRow] {
+        var out: [WindowRow] = []
+        out.reserveCapacity(lines.count + lines.count / 2 + 1)
+        var i = 0
+        while i < lines.count {
+            var j = i
+            while j < lines.count && lines[j].key.start == lines[i].key.start { j += 1 }
+            let group = lines[i..<j]
+            out.append(contentsOf: group.map(\.windowRow))
+            var ends: [Int64] = []
+            for w in group where !ends.contains(w.key.end) { ends.append(w.key.end) }
+            for end in ends.sorted() {
+                let members = group.filter { $0.key.end == end }.map { (row: $0.windowRow, idealCycleS: $0.idealForKPI ?? 0) }
+                out.append(WindowRow(siteTotalOf: members, site: site, tier: tier,
+                                     bounds: WindowBounds(start: group.first!.key.start, end: end)))
+            }
+            i = j
+        }
+        return out
     }
 }
