@@ -52,12 +52,24 @@ public struct ScenarioPlan: Sendable, Equatable {
         public var p10: Double
         public var p50: Double
         public var p90: Double
+
+        public init(p10: Double, p50: Double, p90: Double) {
+            self.p10 = p10
+            self.p50 = p50
+            self.p90 = p90
+        }
     }
 
     public struct DatePercentiles: Sendable, Equatable {
         public var p10: CivilDay?
         public var p50: CivilDay?
         public var p90: CivilDay?
+
+        public init(p10: CivilDay?, p50: CivilDay?, p90: CivilDay?) {
+            self.p10 = p10
+            self.p50 = p50
+            self.p90 = p90
+        }
     }
 
     /// A calendar month or year of the horizon.
