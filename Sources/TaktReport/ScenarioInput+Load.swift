@@ -19,8 +19,10 @@ extension ScenarioInput {
         let tz = plant.timeZone
         let lastDataDay = CivilDay(containing: asOfMs - 1, timeZone: tz)
         let start = lastDataDay + 1
-        let firstHistory = lastDataDay + (-scenario.lookbackDays)
-        let historyFrom = firstHistory.startMs(timeZone: tz), historyTo = lastDataDay.startMs(timeZone: tz)
+        // The first day not wholly before as_of: the day it falls inside, or the next one when
+        // it is a local midnight.
+        let partial = start.startMs(timeZone: tz) == asOfMs ? start : lastDataDay
+        let historyFrom = (partial + (-scenario.lookbackDays)).startMs(timeZone: tz), historyTo = partial.startMs(timeZone: tz)
         let yearFrom = CivilDay(year: start.year, month: 1, day: 1)!.startMs(timeZone: tz)
         let startMs = start.startMs(timeZone: tz)
         var history: [String: [DaySample]] = [:]
@@ -41,5 +43,25 @@ extension ScenarioInput {
         }
         return ScenarioInput(plant: plant, scenario: scenario, start: start, history: history, actualKWhInStartYear: actual,
                              runs: runs, seed: seed, horizonDays: horizonDays, levers: levers)
+    }
+}
+
+extension ScenarioPlan.Pace {
+    /// The plan's target pace for `year` against its measured energy: the plan's energy from
+    /// the first instant the store has data in the year (not 1 January: a site that started
+    /// reporting in November is compared over what it reported) to `asOfMs`, and the plan's
+    /// whole year.
+    public static func load(store: any RollupStore, plant: Plant, scenario: Scenario, model: ScenarioModel, year: Int,
+                            asOfMs: Int64, ytdGWh: Double) async throws -> ScenarioPlan.Pace {
+        let tz = plant.timeZone
+        let bounds = CapacityPlanner.yearBounds(year, timeZone: tz)
+        let firstData = try await StoreReads.rows(store, site: plant.site, line: nil, tier: .day, from: bounds.start, to: bounds.end)
+            .first?.start ?? bounds.start
+        let from = max(bounds.start, firstData)
+        return ScenarioPlan.Pace(
+            year: year, from: CivilDay(containing: from, timeZone: tz),
+            planYTDGWh: model.planKWh(fromMs: from, toMs: min(max(asOfMs, from), bounds.end), timeZone: tz, scenario: scenario) / 1e6,
+            ytdGWh: ytdGWh,
+            planYearGWh: model.planKWh(fromMs: bounds.start, toMs: bounds.end, timeZone: tz, scenario: scenario) / 1e6)
     }
 }

@@ -27,7 +27,7 @@ public enum ScenarioTable {
         }
         if let pace {
             let diff = pace.ytdGWh - pace.planYTDGWh
-            answer.append(("Target pace", "\(pace.year): plan \(gwh(pace.planYTDGWh)) GWh to date, measured \(gwh(pace.ytdGWh))"
+            answer.append(("Target pace", "\(pace.year) from \(pace.from): plan \(gwh(pace.planYTDGWh)) GWh, measured \(gwh(pace.ytdGWh))"
                 + " (\(diff >= 0 ? "ahead" : "behind") by \(gwh(abs(diff)))); plan for the year \(gwh(pace.planYearGWh))"))
         }
         let width = answer.map(\.0.count).max() ?? 0

@@ -76,7 +76,9 @@ extension Takt {
                 throw UsageError(flag: "--cycle-s", "'\(cycleS)' must be an ideal cycle in seconds above 0")
             }
             let parsed = try PlantFlag.load(plant, site: site)
-            let scenario = try scenarioOptions.scenario(plant: parsed)
+            var scenario = try scenarioOptions.scenario(plant: parsed)
+            // --target-gwh with a scenario: the planner's "what about X?" replaces the file's target.
+            if let targetGWh { scenario?.targetGWhPerYear = targetGWh }
             guard let target = targetGWh ?? scenario?.targetGWhPerYear else {
                 throw UsageError(flag: "--target-gwh", "is required without --scenario")
             }

@@ -64,14 +64,8 @@ struct ScenarioOptions: ParsableArguments {
         } catch let error as ScenarioError {
             throw ReportFailure(error.description)
         }
-        let tz = plant.timeZone
-        let bounds = CapacityPlanner.yearBounds(year, timeZone: tz)
-        let pace = ScenarioPlan.Pace(
-            year: year,
-            planYTDGWh: model.planKWh(fromMs: bounds.start, toMs: min(max(asOfMs, bounds.start), bounds.end), timeZone: tz,
-                                      scenario: scenario) / 1e6,
-            ytdGWh: ytdGWh,
-            planYearGWh: model.planKWh(fromMs: bounds.start, toMs: bounds.end, timeZone: tz, scenario: scenario) / 1e6)
+        let pace = try await ScenarioPlan.Pace.load(store: store, plant: plant, scenario: scenario, model: model, year: year,
+                                                    asOfMs: asOfMs, ytdGWh: ytdGWh)
         return ScenarioOutcome(plan: plan, pace: pace, model: model)
     }
 }

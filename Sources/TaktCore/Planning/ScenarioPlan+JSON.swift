@@ -4,15 +4,18 @@ extension ScenarioPlan {
     /// The plan's target pace against the measured year to date (`takt plan` adds it).
     public struct Pace: Sendable, Equatable {
         public var year: Int
-        /// The plan's energy from 1 January to `as_of`, GWh.
+        /// The first local day the store has data in ``year`` (1 January when it had data then).
+        public var from: CivilDay
+        /// The plan's energy from ``from`` to `as_of`, GWh.
         public var planYTDGWh: Double
         /// Measured energy of the same span, GWh.
         public var ytdGWh: Double
         /// The plan's energy of the whole year, GWh.
         public var planYearGWh: Double
 
-        public init(year: Int, planYTDGWh: Double, ytdGWh: Double, planYearGWh: Double) {
+        public init(year: Int, from: CivilDay, planYTDGWh: Double, ytdGWh: Double, planYearGWh: Double) {
             self.year = year
+            self.from = from
             self.planYTDGWh = planYTDGWh
             self.ytdGWh = ytdGWh
             self.planYearGWh = planYearGWh
@@ -46,6 +49,7 @@ extension ScenarioPlan {
         if let pace {
             o.open()
             o.key("year"); o.int(pace.year)
+            o.key("from"); o.string(pace.from.description)
             o.key("plan_ytd_gwh"); o.number(pace.planYTDGWh)
             o.key("ytd_gwh"); o.number(pace.ytdGWh)
             o.key("plan_year_gwh"); o.number(pace.planYearGWh)
