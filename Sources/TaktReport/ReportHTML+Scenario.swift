@@ -138,7 +138,9 @@ extension ReportHTML {
         s += "<p class=\"plan-notes\">Scenario from \(p.start), \(p.horizonDays) days, \(p.blockDays)-day blocks drawn from the last "
             + "\(p.lookbackDays) days of each line; nameplate of all \(p.lines.count) lines \(SVG.fixed(p.nameplateGWhPerYear, 3)) GWh/y, "
             + "the highest 30-day rate any run can reach <b>\(SVG.fixed(p.ceilingGWhPerYear, 3)) GWh/y</b>"
-            + (p.impossible ? ": the target is out of reach." : ".") + " See docs/planning.md.</p>\n"
+            + (p.impossible ? ": the target is out of reach." : ".")
+            + (p.extraLinesNeeded.map { $0 > 0 ? " Lines to add for the P50 rate on \(p.targetDate) to reach the target: <b>\($0)</b> (a linear estimate from the +1 line lever)." : "" } ?? "")
+            + " See docs/planning.md.</p>\n"
         return s
     }
 }

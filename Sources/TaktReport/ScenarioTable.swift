@@ -25,6 +25,10 @@ public enum ScenarioTable {
         if let r = s.rateAtTargetDate {
             answer.append(("Rate on date", "P10 \(gwh(r.p10))  P50 \(gwh(r.p50))  P90 \(gwh(r.p90)) GWh/y"))
         }
+        if let n = s.extraLinesNeeded, let lever = s.levers.first(where: { $0.name == "add_line" }) {
+            answer.append(("Lines to add", n == 0 ? "none: the P50 rate on the date reaches the target"
+                : "\(n) more like the +1 line lever's (\(lever.label.dropFirst(9).dropLast())), a linear estimate from its rate on the date"))
+        }
         if let pace {
             let diff = pace.ytdGWh - pace.planYTDGWh
             answer.append(("Target pace", "\(pace.year) from \(pace.from): plan \(gwh(pace.planYTDGWh)) GWh, measured \(gwh(pace.ytdGWh))"

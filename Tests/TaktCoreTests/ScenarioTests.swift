@@ -205,6 +205,11 @@ struct ScenarioTests {
         #expect(plan.levers.map(\.probabilityByTargetDate) == [1, 1, 1])
         let rates = plan.levers.map { $0.rateAtTargetDateP50 ?? 0 }
         #expect(Self.close(rates[0], 4.38) && Self.close(rates[1], 2.21628) && Self.close(rates[2], 2.19 * 6 / 5.9))
+        // One line like A adds 2.19: ⌈(2.2 − 2.19) / 2.19⌉ = 1 line to add; for 9 GWh/y, ⌈6.81 / 2.19⌉ = 4.
+        #expect(plan.extraLinesNeeded == 1)
+        var nine = scenario
+        nine.targetGWhPerYear = 9
+        #expect(try ScenarioPlanner.plan(Self.input(nine, levers: true)).extraLinesNeeded == 4)
     }
 
     // MARK: - The scenario file

@@ -110,6 +110,7 @@ extension ScenarioPlan {
             o.close()
         }
         o.closeArray()
+        o.key("extra_lines_needed"); if let n = extraLinesNeeded { o.int(n) } else { o.raw("null") }
         o.close()
         out = o.out
     }

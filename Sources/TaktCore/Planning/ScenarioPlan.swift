@@ -34,6 +34,10 @@ public struct ScenarioPlan: Sendable, Equatable {
     public var fan: [FanPoint]
     /// `+1 line`, `+1 point of OEE`, `−0.1 s of cycle`: the same runs (same seed) redone.
     public var levers: [Lever]
+    /// Lines like the `+1 line` lever's to add for the P50 rate on the target date to reach the
+    /// target: ⌈(target − P50 rate) / (the lever's P50 rate − P50 rate)⌉, a linear estimate; 0
+    /// when the P50 rate already reaches it; `nil` without levers or a rate on the date.
+    public var extraLinesNeeded: Int?
 
     public struct LineSummary: Sendable, Equatable {
         public var line: String

@@ -92,6 +92,15 @@ public enum ScenarioPlanner {
             }
         }
 
+        var extraLines: Int?
+        if let rate = rateAtTarget?.p50, let added = levers.first(where: { $0.name == "add_line" })?.rateAtTargetDateP50 {
+            let target = scenario.targetGWhPerYear
+            if rate >= target * (1 - reachTolerance) {
+                extraLines = 0
+            } else if added > rate {
+                extraLines = CapacityPlanner.ceilTolerant((target - rate) / (added - rate))
+            }
+        }
         let ceiling = base.ceilingKWhPerYear
         return ScenarioPlan(
             start: input.start, horizonDays: horizon, runs: input.runs, seed: input.seed, blockDays: scenario.blockDays,
@@ -104,7 +113,7 @@ public enum ScenarioPlanner {
             },
             nameplateGWhPerYear: base.nameplateGWhPerYear, ceilingGWhPerYear: ceiling / 1e6,
             impossible: targetKWh > ceiling * (1 + 1e-12), reach: reach, probabilityByTargetDate: probability,
-            rateAtTargetDate: rateAtTarget, months: months, years: years, fan: fan, levers: levers)
+            rateAtTargetDate: rateAtTarget, months: months, years: years, fan: fan, levers: levers, extraLinesNeeded: extraLines)
     }
 
     static func label(_ name: String, model: ScenarioModel, base: ScenarioModel) -> String {
