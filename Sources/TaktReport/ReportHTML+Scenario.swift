@@ -78,22 +78,22 @@ extension ReportHTML {
             svg.label("promised \(plan.targetDate)", x: x(targetMs) - 4, y: t + plotH - 6, anchor: "end", className: "sub")
         }
 
-        // Legend, top left.
-        let lx = l + 12, ly = t + 14
+        // Legend: top left for the rising cumulative curve; low on the right for the rate,
+        // whose band and target line run along the top.
+        let lx = annualised ? l + plotW - 235 : l + 12, ly = annualised ? t + plotH - 64 : t + 14
         svg.line(x1: lx, y1: ly - 4, x2: lx + 22, y2: ly - 4, className: "swatch-cumulative")
         svg.label("measured", x: lx + 28, y: ly, className: "value")
         svg.rect(x: lx, y: ly + 8, width: 22, height: 10, className: "swatch-band")
         if annualised {
-            let reach = plan.impossible ? "never (above what the lines can make)"
-                : "P50 \(plan.reach.p50.map(String.init(describing:)) ?? "not within the horizon")"
-            svg.label("P10–P90; reaches \(SVG.fixed(plan.targetGWhPerYear, 1)): \(reach)", x: lx + 28, y: ly + 18, className: "value")
+            let reach = plan.impossible ? "never" : "P50 \(plan.reach.p50.map(String.init(describing:)) ?? "beyond the horizon")"
+            svg.label("P10–P90; \(SVG.fixed(plan.targetGWhPerYear, 1)) reached: \(reach)", x: lx + 28, y: ly + 18, className: "value")
             let p = plan.probabilityByTargetDate.map { SVG.percent($0) } ?? "–"
             svg.label("P(by \(plan.targetDate)) = \(p)", x: lx + 28, y: ly + 36, className: "value",
                       extra: [("data-probability", SVG.exact(plan.probabilityByTargetDate))])
         } else {
             let lastBand = band.last
             svg.label("P10–P90 at \(plan.fan.last?.day.description ?? "-"): "
-                + "\(SVG.fixed(lastBand?.lo ?? 0, 1))–\(SVG.fixed(lastBand?.hi ?? 0, 1)) GWh", x: lx + 28, y: ly + 18, className: "value")
+                + "\(SVG.fixed(lastBand?.lo ?? 0, 2))–\(SVG.fixed(lastBand?.hi ?? 0, 2)) GWh", x: lx + 28, y: ly + 18, className: "value")
         }
         return svg.finish()
     }
