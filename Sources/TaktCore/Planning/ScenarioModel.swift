@@ -159,7 +159,9 @@ public struct ScenarioModel: Sendable {
             lines.append(make(id: l.id, phase: nil, template: l, commissioning: nil, ramp: nil, stream: i))
         }
         for (p, phase) in scenario.phases.enumerated() {
-            let template = plant.line(phase.template)!
+            guard let template = plant.line(phase.template) else {
+                throw ScenarioError.unknownTemplate(template: phase.template)
+            }
             let extra = p == scenario.phases.count - 1 ? variant.extraLines : 0
             for i in 0..<(phase.count + extra) {
                 lines.append(make(id: phase.lineID(i), phase: phase.name, template: template, commissioning: phase.commissioning(i),
@@ -233,11 +235,16 @@ public enum ScenarioError: Error, Sendable, Equatable, CustomStringConvertible {
     case templateWithoutHistory(template: String, lookbackDays: Int)
     /// The store has no whole day of data in the lookback.
     case noHistory(site: String, lookbackDays: Int)
+    /// A phase's template is not a line of the plant (``Scenario/load(yaml:fileName:plant:)``
+    /// rules this out; a scenario built in code may not).
+    case unknownTemplate(template: String)
 
     public var description: String {
         switch self {
         case .templateWithoutHistory(let t, let days):
             return "template line '\(t)' has no whole day with planned time in the \(days)-day lookback: nothing to draw its variability from"
+        case .unknownTemplate(let t):
+            return "template line '\(t)' is not a line of the plant"
         case .noHistory(let site, let days):
             return "the store holds no whole day of data for site '\(site)' in the \(days)-day lookback"
         }

@@ -18,6 +18,9 @@ public enum ScenarioPlanner {
     ///
     /// - Complexity: O(runs × Σ lines' simulated days) per variant, plus sorting runs per month.
     public static func plan(_ input: ScenarioInput) throws(ScenarioError) -> ScenarioPlan {
+        var input = input
+        input.runs = max(1, input.runs)
+        input.horizonDays = max(1, input.horizonDays)
         let base = try ScenarioModel(input)
         let scenario = input.scenario
         let calendar = HorizonCalendar(start: input.start, days: input.horizonDays)
