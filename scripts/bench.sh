@@ -12,7 +12,9 @@
 #      subscriber is the bottleneck here (a plant backfilling, a daemon catching up);
 #   2. in process (takt-bench): decode + validate + dedup + windows on one core, store commit
 #      per 10,000 events, and peak RSS of taktd for a 1,000-line × 4-station plant;
-#   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant.
+#   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant; the scenario Monte
+#      Carlo (issue 15): 10,000 runs × 3 years × 25 lines on one core (taskset), and
+#      `takt plan --scenario` end to end on that year's store.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
 # KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,rss,plan (default: all but
 # rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
@@ -342,6 +344,13 @@ if want plan; then
     R[plan-ms]=$(median < "$WORK/plan-ms")
     R[plan-how]="7 runs, median (hyperfine not available)"
   fi
+  log "planning: the scenario Monte Carlo on one core…"
+  PIN=""; command -v taskset >/dev/null && PIN="taskset -c 0"
+  $PIN "$BIN/takt-bench" scenario "$PLANT" Config/scenario-bishan-phase3.yaml 10000 1095 "$RUNS" > "$WORK/scenario.out"
+  for k in lines runs days s cpu_s levers_s levers_cpu_s; do R[scen-$k]=$(kv "scenario_$k" "$WORK/scenario.out"); done
+  SCEN_CMD="$BIN/takt plan --store sqlite:$WORK/year.sqlite --plant $PLANT --site bishan --scenario Config/scenario-bishan-phase3.yaml --format json"
+  for _ in $(seq "$RUNS"); do a=$(now); $PIN $SCEN_CMD > /dev/null; b=$(now); echo "$a $b" | awk '{printf "%.2f\n", ($2-$1)}'; done > "$WORK/scen-cli"
+  R[scen-cli-s]=$(median < "$WORK/scen-cli")
 fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -437,6 +446,14 @@ section="$WORK/section.md"
     echo "of 1h and 1d rows of every station of the 16-line Bishan plant ($(fmt "${R[plan-rows]}") rows, filled by"
     echo "\`takt-bench fill-year\` through \`SQLiteRollupStore.commit\`): **${R[plan-ms]} ms** (${R[plan-how]})."
     echo "Target ≤ 1 s: $(verdict "${R[plan-ms]}" 1000 lower)."
+    echo
+    echo "Scenario Monte Carlo (\`takt-bench scenario\`, \`ScenarioPlanner.plan\` in process, pinned to one core"
+    echo "with \`taskset -c 0\`): ${R[scen-runs]} runs × ${R[scen-days]} days × ${R[scen-lines]} lines (the Bishan plant and"
+    echo "\`Config/scenario-bishan-phase3.yaml\`, 28 seeded history days a line), median of $RUNS:"
+    echo "**${R[scen-s]} s** (CPU ${R[scen-cpu_s]} s) for the simulation, **${R[scen-levers_s]} s** (CPU ${R[scen-levers_cpu_s]} s)"
+    echo "with the three levers (four simulations). Target ≤ 2 s: $(verdict "${R[scen-s]}" 2 lower); with the levers"
+    echo "$(verdict "${R[scen-levers_s]}" 2 lower). \`takt plan --scenario\` end to end (10,000 runs and the levers,"
+    echo "reading the year's store, one core): ${R[scen-cli-s]} s (median of $RUNS)."
   fi
   echo "<!-- bench:end -->"
 } > "$section"

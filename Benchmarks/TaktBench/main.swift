@@ -5,6 +5,7 @@
 //   takt-bench fill-year PLANT STORE YEAR          a year of 1h/1d rows for every station
 //   takt-bench gen-plant LINES STATIONS SITE OUT   a plant file of LINES × STATIONS
 //   takt-bench gen-rss PLANT OUT                   the peak-RSS stream (62 d sparse … 3 h dense)
+//   takt-bench scenario PLANT SCENARIO RUNS DAYS [REPS]  the scenario Monte Carlo (issue 15), one thread
 //
 // STREAM is `topic<TAB>payload` lines (takt-sim --out). Output: one `key value` per line.
 import Foundation
@@ -331,6 +332,55 @@ func genRSS(_ args: [String]) {
 
 // MARK: - main
 
+/// The scenario planner's Monte Carlo on this thread: the plant's lines plus the scenario's new
+/// ones, each with 28 history days (seeded, ±8 % a day and a bad week at 70 %), RUNS runs over
+/// DAYS days; the base simulation alone and with the three levers, wall and CPU seconds.
+func benchScenario(_ args: [String]) {
+    guard args.count >= 4, let runs = Int(args[2]), let days = Int(args[3]) else {
+        fail("usage: scenario PLANT SCENARIO RUNS DAYS [REPS]")
+    }
+    let reps = args.count > 4 ? Int(args[4]) ?? 3 : 3
+    let plant = loadPlant(args[0])
+    let text = (try? String(contentsOfFile: args[1], encoding: .utf8)) ?? ""
+    let scenario: Scenario
+    do { scenario = try Scenario.load(yaml: text, fileName: args[1], plant: plant) } catch { fail("\(error)") }
+    var rng = SeededRandom(seed: 2026)
+    let start = CivilDay(year: 2026, month: 12, day: 1)!
+    var history: [String: [DaySample]] = [:]
+    for line in plant.lines {
+        history[line.id] = (0..<28).map { d in
+            let bad = (7..<14).contains(d) ? 0.7 : 1.0
+            let f = bad * (0.92 + 0.16 * Double(rng.next() >> 11) / Double(UInt64(1) << 53))
+            let good = Int64(86_400 / line.idealCycleS * 0.9 * f)
+            return DaySample(day: start + (d - 28), good: good, energyKwh: Double(good) * line.unitKWh,
+                             runS: 86_400 * 0.9 * f, plannedS: 86_400)
+        }
+    }
+    var base: [Double] = [], all: [Double] = [], cpuBase: [Double] = [], cpuAll: [Double] = []
+    var lines = 0
+    for _ in 0..<reps {
+        for levers in [false, true] {
+            let input = ScenarioInput(plant: plant, scenario: scenario, start: start, history: history, runs: runs, seed: 1,
+                                      horizonDays: days, levers: levers)
+            let cpu0 = threadCPUSeconds()
+            let t0 = ContinuousClock.now
+            let plan: ScenarioPlan
+            do { plan = try ScenarioPlanner.plan(input) } catch { fail("\(error)") }
+            let wall = seconds(ContinuousClock.now - t0), cpu = threadCPUSeconds() - cpu0
+            blackHole(plan)
+            lines = plan.lines.count
+            if levers { all.append(wall); cpuAll.append(cpu) } else { base.append(wall); cpuBase.append(cpu) }
+        }
+    }
+    print("scenario_lines \(lines)")
+    print("scenario_runs \(runs)")
+    print("scenario_days \(days)")
+    print("scenario_s \(String(format: "%.3f", median(base)))")
+    print("scenario_cpu_s \(String(format: "%.3f", median(cpuBase)))")
+    print("scenario_levers_s \(String(format: "%.3f", median(all)))")
+    print("scenario_levers_cpu_s \(String(format: "%.3f", median(cpuAll)))")
+}
+
 var argv = Array(CommandLine.arguments.dropFirst())
 guard let command = argv.first else { fail("usage: takt-bench ingest|commit|fill-year|gen-plant|gen-rss …") }
 argv.removeFirst()
@@ -340,5 +390,6 @@ case "commit": benchCommit(argv)
 case "fill-year": fillYear(argv)
 case "gen-plant": genPlant(argv)
 case "gen-rss": genRSS(argv)
+case "scenario": benchScenario(argv)
 default: fail("unknown command '\(command)'")
 }

@@ -33,13 +33,15 @@ public struct ReportData: Sendable, Equatable {
     public var bottlenecks: [StationDowntime]
     /// The capacity plan table (the fifth part); `nil` when there is none to show.
     public var plan: CapacityPlan?
+    /// `--scenario`: the fan charts, the lever table and the scenario's target pace.
+    public var scenario: ScenarioSection?
 
     /// Most stations the bottleneck chart shows.
     public static let bottleneckLimit = 10
 
     public init(site: String, timeZone: TimeZone, from: Int64, to: Int64, targetGWh: Double, yearMs: Int64,
                 cumulative: [CumulativePoint], hourly: [LineSeries], oee: [LineOEE],
-                bottlenecks: [StationDowntime], plan: CapacityPlan?) {
+                bottlenecks: [StationDowntime], plan: CapacityPlan?, scenario: ScenarioSection? = nil) {
         self.site = site
         self.timeZone = timeZone
         self.from = from
@@ -51,6 +53,7 @@ public struct ReportData: Sendable, Equatable {
         self.oee = oee
         self.bottlenecks = bottlenecks
         self.plan = plan
+        self.scenario = scenario
     }
 
     /// Site energy over the range, GWh (the end of the cumulative curve).
@@ -60,6 +63,11 @@ public struct ReportData: Sendable, Equatable {
     public func targetGWh(at t: Int64) -> Double {
         targetGWh * Double(t - from) / Double(yearMs)
     }
+
+    /// The target pace over the whole range, GWh: the scenario's plan when there is one (what
+    /// the plant should have made given its lines, phases and ramps), else the yearly target
+    /// prorated (``targetGWh(at:)``).
+    public var paceEndGWh: Double { scenario?.paceEndGWh ?? targetGWh(at: to) }
 
     /// One point of the cumulative curve.
     public struct CumulativePoint: Sendable, Equatable {

@@ -32,8 +32,8 @@ extension Takt {
         @Option(help: ArgumentHelp("Site id (the plant file's site).", valueName: "site"))
         var site: String
 
-        @Option(name: .customLong("target-gwh"), help: ArgumentHelp("Energy target for the year, GWh (> 0).", valueName: "gwh"))
-        var targetGWh: Double
+        @Option(name: .customLong("target-gwh"), help: ArgumentHelp("Energy target for the year, GWh (> 0); with --scenario, the scenario's target by default.", valueName: "gwh"))
+        var targetGWh: Double?
 
         @Option(help: ArgumentHelp("Year of the year-to-date figures (default: the year of the newest data, site time zone).", valueName: "yyyy"))
         var year: Int?
@@ -53,10 +53,13 @@ extension Takt {
         @Option(name: .customLong("cycle-s"), help: ArgumentHelp("What-if: every line's ideal cycle, seconds (> 0).", valueName: "x"))
         var cycleS: Double?
 
+        @OptionGroup var scenarioOptions: ScenarioOptions
+
         /// The checked flags and the plant.
-        func checked() throws(UsageError) -> (url: StoreURL, plant: Plant, lookbackMs: Int64, whatIf: CapacityPlan.WhatIf) {
+        func checked() throws(UsageError) -> (url: StoreURL, plant: Plant, lookbackMs: Int64, whatIf: CapacityPlan.WhatIf,
+                                              target: Double, scenario: Scenario?) {
             let url = try storeOptions.url()
-            guard targetGWh.isFinite, targetGWh > 0 else {
+            if let targetGWh, !(targetGWh.isFinite && targetGWh > 0) {
                 throw UsageError(flag: "--target-gwh", "'\(targetGWh)' must be a number of GWh above 0")
             }
             if let year, !(1970...9999).contains(year) {
@@ -73,20 +76,38 @@ extension Takt {
                 throw UsageError(flag: "--cycle-s", "'\(cycleS)' must be an ideal cycle in seconds above 0")
             }
             let parsed = try PlantFlag.load(plant, site: site)
-return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oee, cycleS: cycleS))
+            var scenario = try scenarioOptions.scenario(plant: parsed)
+            // --target-gwh with a scenario: the planner's "what about X?" replaces the file's target.
+            if let targetGWh { scenario?.targetGWhPerYear = targetGWh }
+            guard let target = targetGWh ?? scenario?.targetGWhPerYear else {
+                throw UsageError(flag: "--target-gwh", "is required without --scenario")
+            }
+            return (url, parsed, lookbackMs, CapacityPlan.WhatIf(addLines: addLines, oee: oee, cycleS: cycleS), target, scenario)
         }
 
         func run() async throws {
-            let (url, plant, lookbackMs, whatIf) = try checked()
+            let (url, plant, lookbackMs, whatIf, target, scenario) = try checked()
             let store = try await url.open(readOnly: true)
             let asOf = try await StoreReads.newestDataEnd(store, site: site)
             let plan = CapacityPlanner.plan(try await CapacityPlanInput.load(
-                store: store, plant: plant, targetGWh: targetGWh, asOfMs: asOf, year: year,
+                store: store, plant: plant, targetGWh: target, asOfMs: asOf, year: year,
                 lookback: lookback, lookbackMs: lookbackMs, ytdEnd: .wholeYear, whatIf: whatIf))
+            var outcome: ScenarioOutcome?
+            if let scenario {
+                guard let asOf else { throw ReportFailure("the store holds no data for site '\(site)': a scenario needs a history to draw from") }
+                outcome = try await scenarioOptions.outcome(store: store, plant: plant, scenario: scenario, asOfMs: asOf,
+                                                            year: plan.year, ytdGWh: plan.siteTotal.ytdGWh)
+            }
             let text: String
             switch format {
-            case .json: text = plan.json + "\n"
-            case .table: text = PlanTable.render(plan)
+            case .json:
+                if let outcome {
+                    text = String(plan.json.dropLast()) + ",\"scenario\":" + outcome.plan.json(pace: outcome.pace) + "}\n"
+                } else {
+                    text = plan.json + "\n"
+                }
+            case .table:
+                text = PlanTable.render(plan) + (outcome.map { "\n" + ScenarioTable.render($0.plan, pace: $0.pace) } ?? "")
             }
             FileHandle.standardOutput.write(Data(text.utf8))
         }

@@ -35,13 +35,15 @@ extension Takt {
         @Option(help: ArgumentHelp("Windows starting at or after this are left out (default: after the newest stored).", valueName: "time"))
         var to: String?
 
-        @Option(name: .customLong("target-gwh"), help: ArgumentHelp("Energy target for the year, GWh (> 0).", valueName: "gwh"))
-        var targetGWh: Double = 55
+        @Option(name: .customLong("target-gwh"), help: ArgumentHelp("Energy target for the year, GWh (> 0; default 55, or the scenario's).", valueName: "gwh"))
+        var targetGWh: Double?
+
+        @OptionGroup var scenarioOptions: ScenarioOptions
 
         /// The checked flags and the plant.
-        func checked() throws(UsageError) -> (url: StoreURL, plant: Plant, from: Int64?, to: Int64?) {
+        func checked() throws(UsageError) -> (url: StoreURL, plant: Plant, from: Int64?, to: Int64?, target: Double, scenario: Scenario?) {
             let url = try storeOptions.url()
-            guard targetGWh.isFinite, targetGWh > 0 else {
+            if let targetGWh, !(targetGWh.isFinite && targetGWh > 0) {
                 throw UsageError(flag: "--target-gwh", "'\(targetGWh)' must be a number of GWh above 0")
             }
             let fromMs = try from.map { v throws(UsageError) in try TimeFlags.timeMs(v, flag: "--from") }
@@ -51,16 +53,24 @@ extension Takt {
             }
             guard !out.isEmpty else { throw UsageError(flag: "--out", "needs a file name") }
             let parsed = try PlantFlag.load(plant, site: site)
-return (url, parsed, fromMs, toMs)
+            var scenario = try scenarioOptions.scenario(plant: parsed)
+            if let targetGWh { scenario?.targetGWhPerYear = targetGWh }
+            return (url, parsed, fromMs, toMs, targetGWh ?? scenario?.targetGWhPerYear ?? 55, scenario)
         }
 
         func run() async throws {
-            let (url, plant, fromMs, toMs) = try checked()
+            let (url, plant, fromMs, toMs, target, scenario) = try checked()
             let store = try await url.open(readOnly: true)
-            let data: ReportData
+            var data: ReportData
             do {
-                data = try await ReportData.load(store: store, plant: plant, from: fromMs, to: toMs, targetGWh: targetGWh)
+                data = try await ReportData.load(store: store, plant: plant, from: fromMs, to: toMs, targetGWh: target)
+                if let scenario {
+                    data = try await data.withScenario(store: store, plant: plant, scenario: scenario, runs: scenarioOptions.runs,
+                                                       seed: scenarioOptions.seed, horizonDays: try scenarioOptions.horizonDays())
+                }
             } catch let error as ReportData.LoadError {
+                throw ReportFailure(error.description)
+            } catch let error as ScenarioError {
                 throw ReportFailure(error.description)
             }
             let html = ReportHTML.render(data)

@@ -110,37 +110,55 @@ struct CapacityPlanTests {
         #expect(p.asOfMs == Self.march2nd2027)
     }
 
-    @Test("target date from the year-to-date pace", arguments: [
-        // 0.025 GWh/day: 5.01 GWh after 200.4 days → day 201 of 2027 = 20 July.
-        (5.01, "2027-07-20"),
-        // Exactly 200 days: reached at midnight ending day 200 → 19 July.
-        (5.0, "2027-07-19"),
-        // 9.125 GWh = 365 days: the last instant of the year → 31 December.
-        (9.125, "2027-12-31"),
-        (9.126, nil),
+    // Target dates (issue 15): the rest of the year at the lookback's pace, the site's measured
+    // projection 5.449536 GWh a year spread over 365 days (0.014930 GWh a day), from as_of
+    // (2027-03-02T00:00Z, day 60, year to date 1.5 GWh).
+    @Test("target date from the lookback's pace", arguments: [
+        // 3.51 GWh more at 5.449536 / 365 a day: 235.09 days after day 60 → day 295.09 → 23 October.
+        (5.01, "2027-10-23"),
+        // 304.9 days after day 60 → day 364.9: the year's last day.
+        (1.5 + 5.449536 * 304.9 / 365, "2027-12-31"),
+        // 305.1 days → past the year's end.
+        (1.5 + 5.449536 * 305.1 / 365, nil),
+        // 3.5 GWh more: 234.42 days → day 294.42 → 22 October (the year-to-date pace said 19 July).
+        (5.0, "2027-10-22"),
     ] as [(Double, String?)])
     func targetDate(target: Double, date: String?) {
         #expect(Self.plan(target: target).targetDate == date)
     }
 
-    @Test("leap year 2028: planned hours from the plant file, but the pace runs over 366 days")
+    @Test("leap year 2028: planned hours from the plant file, the ytd pace over 366 days, the date within 366")
     func leapYear() {
         // 1.83 GWh by 2028-03-02T00:00Z = 31 + 29 + 1 = 61 days → 0.03 GWh/day.
         let ytd: [String: Double] = ["L1": 610_000, "L2": 610_000, "L3": 610_000]
         let asOf2028: Int64 = 1_835_568_000_000  // 2028-03-02T00:00:00Z
         #expect(asOf2028 - CapacityPlanner.yearBounds(2028, timeZone: Self.utc).start == 61 * 86_400_000)
-        // 10.965 GWh / 0.03 = 365.5 days: within 2028's 366 (on its last day), not within 365.
-        let leap = Self.plan(target: 10.965, year: 2028, asOf: asOf2028, ytd: ytd)
+        // 304.5 days at the lookback's pace after day 61 → day 365.5: inside 2028's 366 days
+        // (its last day), past 2027's 365.
+        let target = 1.83 + 5.449536 * 304.5 / 365
+        let leap = Self.plan(target: target, year: 2028, asOf: asOf2028, ytd: ytd)
         #expect(leap.targetDate == "2028-12-31")
         #expect(Self.close(leap.siteTotal.ytdPaceGWhPerYear, 0.03 * 366))   // 10.98
-        // Same pace in 2027 (61 days in = 2027-03-03): 365 days make 10.95 < 10.965.
-        let plain = Self.plan(target: 10.965, year: 2027, asOf: Self.march2nd2027 + 86_400_000, ytd: ytd)
+        // Same ytd and pace in 2027, 61 days in = 2027-03-03.
+        let plain = Self.plan(target: target, year: 2027, asOf: Self.march2nd2027 + 86_400_000, ytd: ytd)
         #expect(plain.targetDate == nil)
         #expect(Self.close(plain.siteTotal.ytdPaceGWhPerYear, 0.03 * 365))
         // Nameplate and projection use the plant's 8000 h in both years.
         #expect(leap.siteTotal.nameplateGWhPerYear == plain.siteTotal.nameplateGWhPerYear)
         #expect(Self.close(leap.siteTotal.nameplateGWhPerYear, 6.864))
         #expect(Self.close(leap.siteTotal.projectedGWhPerYear, 5.449536))
+    }
+
+    @Test("a recent start: the lookback's pace, not the pace since 1 January, dates the target")
+    func recentStart() {
+        // A site that reported only since 2027-11-01 (as_of 2027-12-01, day 334): ytd 0.3 GWh.
+        // Since 1 January that is 0.3 / 334 days × 365 = 0.33 GWh a year ("not this year" for 0.35);
+        // at the lookback's 5.449536 GWh a year, 0.05 GWh more take 3.35 days → 4 December.
+        let asOf: Int64 = 1_827_619_200_000  // 2027-12-01T00:00:00Z
+        #expect(asOf - CapacityPlanner.yearBounds(2027, timeZone: Self.utc).start == 334 * 86_400_000)
+        let p = Self.plan(target: 0.35, asOf: asOf, ytd: ["L1": 100_000, "L2": 100_000, "L3": 100_000])
+        #expect(p.targetDate == "2027-12-04")
+        #expect(Self.close(p.siteTotal.ytdPaceGWhPerYear, 0.3 / 334 * 365))
     }
 
     @Test("a target already met: gap 0, lines needed within the lines there are, date in the past")

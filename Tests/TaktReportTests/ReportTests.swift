@@ -202,6 +202,63 @@ struct ReportTests {
         }
     }
 
+    @Test("--scenario: the target pace follows the scenario; fan charts and the lever table carry the simulation")
+    func scenario() async throws {
+        let dir = try TempDir()
+        defer { dir.remove() }
+        let (plant, store) = try await Self.fixture(dir)
+        // plan_oee 0.8: the plan is nameplate × 0.8 × 8400 / 365 h a day per line — line-a
+        // 3600 / 6 × 0.4416 = 264.96 kWh/h, line-b 3600 / 7.5 × 0.4416 = 211.968 — and line-b
+        // stops on 11 November (local), a whole day inside the 72-hour range (3 local days of it).
+        let scenario = dir.path("scenario.yaml")
+        try """
+            site: demo
+            target: {gwh_per_year: 4.5, date: 2026-12-31}
+            horizon_days: 60
+            plan_oee: 0.8
+            phases:
+              - {name: p2, template: line-a, count: 2, first_commissioning: 2026-11-20, stagger_days: 7,
+                 ramp: {shape: s-curve, days: 10, start_oee: 0.4}}
+            shutdowns:
+              - {name: line-b service, from: 2026-11-11, to: 2026-11-11, lines: [line-b]}
+            """.write(toFile: scenario, atomically: true, encoding: .utf8)
+        let out = dir.path("scenario.html")
+        let args = ["report", "--store", "sqlite:" + store, "--plant", plant, "--site", "demo", "--out", out,
+                    "--scenario", scenario, "--runs", "100", "--seed", "3"]
+        let run = try TaktBinaries.run("takt", args)
+        #expect(run.status == 0, "\(run.stderr)")
+        let html = try String(contentsOfFile: out, encoding: .utf8)
+        let day = 8400.0 / 365 * 0.8
+        let pace = (3 * 264.96 + 2 * 211.968) * day / 1e6
+        let target = Self.elements(html, "polyline", class: "target-line").filter { ($0["class"] ?? "").contains("scenario-pace") }
+        #expect(target.count == 1)
+        Self.expectClose(target.first?["data-end-gwh"], pace, "the scenario's pace over the range")
+        // The other charts are unchanged by the scenario.
+        let problems = Self.check(html, against: Self.expected()).filter { !$0.contains("target") }
+        #expect(problems.isEmpty, "\(problems.joined(separator: "\n"))")
+        // Fan charts: one point per month of the horizon (13 November + 1 … 60 days: Nov, Dec, Jan).
+        for name in ["chart-fan-cumulative", "chart-fan-annualised"] {
+            let chart = Self.elements(html, "svg", class: name)
+            #expect(chart.first?["data-points"] == "3", "\(name)")
+            #expect(chart.first?["data-runs"] == "100")
+        }
+        let bands = Self.elements(html, "polygon", class: "fan-band")
+        #expect(bands.count == 2)
+        for band in bands {
+            let lo = (band["data-low"] ?? "").split(separator: " ").compactMap { Double($0) }
+            let hi = (band["data-high"] ?? "").split(separator: " ").compactMap { Double($0) }
+            #expect(lo.count == 3 && hi.count == 3)
+            #expect(zip(lo, hi).allSatisfy { $0 <= $1 && $0 > 0 })
+        }
+        let levers = Self.elements(html, "tr", class: "lever")
+        #expect(levers.map { $0["data-lever"] ?? "" } == ["as_planned", "add_line", "oee_point", "cycle_cut"])
+        #expect(html.contains("Target pace for the range"))
+        // The same seed gives the same page.
+        let again = dir.path("again.html")
+        #expect(try TaktBinaries.run("takt", args.map { $0 == out ? again : $0 }).status == 0)
+        #expect(try String(contentsOfFile: again, encoding: .utf8) == html)
+    }
+
     @Test("usage errors exit 2 naming the flag; an empty range exits 1", arguments: [
         (["--site", "other"], 2, "--site"), (["--target-gwh", "0"], 2, "--target-gwh"),
         (["--from", "yesterday"], 2, "--from"), (["--from", "2026-11-02T00:00:00Z", "--to", "2026-11-01T00:00:00Z"], 2, "--to"),

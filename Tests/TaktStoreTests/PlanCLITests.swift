@@ -121,9 +121,11 @@ struct PlanCLITests {
         defer { dir.remove() }
         let (store, plant) = try await Self.seeded(dir)
         let base = ["plan", "--store", store, "--plant", plant, "--site", "plantsite", "--format", "json"]
-        // 1.001 GWh at 0.4 GWh / 60 days: 150.15 days → day 151 = 31 May.
+        // Issue 15: the lookback's pace dates the target. 0.601 GWh more (ytd 0.4) at the
+        // projected 4.08 GWh per 365 days: 53.77 days after 2 March (day 60) → day 113.77 = 24 April.
+        // (The year-to-date pace, 0.4 GWh / 60 days, said 31 May.)
         let date = try Self.json(CLITests.takt(base + ["--target-gwh", "1.001"]).stdout)
-        #expect(date["target_date"] as? String == "2027-05-31")
+        #expect(date["target_date"] as? String == "2027-04-24")
         // --year 2026: the year is over; its only day row holds 0.999999 GWh.
         let y2026 = try Self.json(CLITests.takt(base + ["--target-gwh", "5", "--year", "2026"]).stdout)
         #expect(y2026["year"] as? Int == 2026)

@@ -17,7 +17,7 @@ public struct CapacityPlan: Sendable, Equatable {
     /// they are in ``SiteTotal``).
     public var lines: [LinePlan]
     public var siteTotal: SiteTotal
-    /// The local date (`YYYY-MM-DD`, site time zone) on which the year-to-date pace reaches the
+    /// The local date (`YYYY-MM-DD`, site time zone) on which the year, run at the lookback's pace from `as_of`, reaches the
     /// target; `nil` when it does not within ``year`` (or there is no pace).
     public var targetDate: String?
     /// The assumptions the figures were computed under.

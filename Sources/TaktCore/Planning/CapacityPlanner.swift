@@ -81,6 +81,12 @@ public enum CapacityPlanner {
 
         let pace = yearToDatePace(ytdKWh: ytdKWh, targetGWh: target, year: input.year,
                                   asOfMs: input.asOfMs, timeZone: plant.timeZone)
+        // The date comes from the lookback's pace (the measured projections, what-ifs aside).
+        let measured = lines.compactMap { l in input.lookbackSums[l.line].flatMap { s in
+            s.plannedS > 0 ? s.energyKwh / (s.plannedS / 3600) * hours / 1e6 : nil
+        } }
+        let targetDate = lookbackPaceDate(ytdKWh: ytdKWh, targetGWh: target, year: input.year, asOfMs: input.asOfMs,
+                                          timeZone: plant.timeZone, gwhPerYear: measured.isEmpty ? nil : measured.reduce(0, +))
         return CapacityPlan(
             site: plant.site, year: input.year, targetGWh: target, lookback: input.lookback, asOfMs: input.asOfMs,
             lines: lines,
@@ -89,7 +95,31 @@ public enum CapacityPlanner {
                 gapGWh: projectedTotal.map { max(0, target - $0) }, linesNeeded: linesNeeded,
                 oeeNeeded: nameplateTotal > 0 ? target / nameplateTotal : nil,
                 lineCount: lines.count + whatIf.addLines, ytdPaceGWhPerYear: pace.gwhPerYear),
-            targetDate: pace.targetDate, whatIf: whatIf)
+            targetDate: targetDate, whatIf: whatIf)
+    }
+
+    /// The local date on which the year's energy reaches the target when the rest of the year
+    /// runs at the lookback's pace (`gwhPerYear`, the site's measured projection, spread over
+    /// 365 days); `nil` after the year's end, without data or without a pace.
+    ///
+    /// A target the year to date already holds was reached in the past: its date is the
+    /// year-to-date pace's (``yearToDatePace(ytdKWh:targetGWh:year:asOfMs:timeZone:)``). A
+    /// future year runs at the lookback's pace from its 1 January.
+    static func lookbackPaceDate(ytdKWh: Double, targetGWh: Double, year: Int, asOfMs: Int64?, timeZone: TimeZone,
+                                 gwhPerYear: Double?) -> String? {
+        guard asOfMs != nil else { return nil }
+        if ytdKWh > 0, targetGWh * 1e6 <= ytdKWh {
+            return yearToDatePace(ytdKWh: ytdKWh, targetGWh: targetGWh, year: year, asOfMs: asOfMs, timeZone: timeZone).targetDate
+        }
+        guard let asOfMs, let gwhPerYear, gwhPerYear > 0 else { return nil }
+        let bounds = yearBounds(year, timeZone: timeZone)
+        let from = min(max(asOfMs, bounds.start), bounds.end)
+        // (target − ytd) kWh at gwhPerYear × 1e6 kWh per 365 days (multiplied first, so
+        // hand-worked whole days stay whole).
+        let offset = (targetGWh * 1e6 - ytdKWh) * 31_536_000_000 / (gwhPerYear * 1e6)
+        guard Double(from - bounds.start) + offset <= Double(bounds.lengthMs) else { return nil }
+        let reach = from + max(0, Int64(offset.rounded(.up)) - 1)
+        return localDate(reach, timeZone: timeZone)
     }
 
     /// The year-to-date pace (kWh per elapsed millisecond of the year) extrapolated: the whole

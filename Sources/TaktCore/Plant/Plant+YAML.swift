@@ -26,7 +26,7 @@ extension Plant {
 }
 
 /// Walks the composed YAML tree, keeping marks so every error names a line.
-private struct PlantFileReader {
+struct PlantFileReader {
     let fileName: String
 
     func error(_ mark: Mark?, key: String, _ problem: String) -> PlantFileError {
