@@ -160,7 +160,17 @@ actor Pipeline {
             siteWindows["\(row.site)/\(row.window.rawValue)/\(row.start)"] = (row.site, row.window, row.start)
         }
         for window in siteWindows.values.sorted(by: { ($0.site, $0.tier.rawValue, $0.start) < ($1.site, $1.tier.rawValue, $1.start) }) {
-            if let siteRow = try await store.siteRow(site: window.site, tier: window.tier, start: window.start) {
+            let siteRow: WindowRow?
+            do {
+                siteRow = try await store.siteRow(site: window.site, tier: window.tier, start: window.start)
+            } catch StoreError.unavailable(let reason) {
+                // The commit is done; only this publish is lost. The window's next commit
+                // publishes its `_site` row again (retained, a later revision).
+                statistics.notPublished()
+                logger.warning("_site row of \(window.site) \(window.tier.rawValue) \(window.start) not published: store unavailable (\(reason))")
+                continue
+            }
+            if let siteRow {
                 try await publish(topic: OutboundTopic.siteMetrics(site: window.site, tier: window.tier),
                                   payload: siteRow.jsonBytes, retain: true)
             }

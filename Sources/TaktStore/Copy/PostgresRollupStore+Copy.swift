@@ -6,6 +6,7 @@ extension PostgresRollupStore {
     /// that same source.
     func beginCopy(source: String) async throws -> CopyStart {
         do {
+            let logger = logger
             return try await client.checkedTransaction(logger: logger) { connection in
                 let existing = try await connection.checkedQuery("""
                     SELECT source, last_site, last_line, last_station, last_tier, last_start_ms, rows_copied, finished
@@ -41,6 +42,7 @@ extension PostgresRollupStore {
     /// One chunk of rows and the key it ends at, in one transaction.
     func writeCopiedRows(_ rows: [StoredWindow], lastKey: RowID, rowsCopied: Int64) async throws {
         do {
+            let logger = logger
             try await client.checkedTransaction(logger: logger) { connection in
                 try await Self.upsert(rows, on: connection, logger: logger)
                 try await connection.checkedQuery("""
@@ -59,6 +61,7 @@ extension PostgresRollupStore {
     func finishCopy(_ state: StoreState) async throws {
         let plan = CommitPlan(CommitBatch(stations: state.stations, sites: state.sites, journalOffset: state.journalOffset))
         do {
+            let logger = logger
             try await client.checkedTransaction(logger: logger) { connection in
                 try await Self.writeSnapshots(plan, on: connection, logger: logger)
                 try await Self.writeSiteCounters(plan.sites, on: connection, logger: logger)

@@ -11,8 +11,9 @@ extension PostgresRollupStore {
         let token = UUID()
         let merged: [StoredWindow]
         do {
-            merged = try await client.withConnection { connection in
-                try await Self.runCommit(plan, token: token, on: connection, logger: logger, fault: commitFault.withLock { $0 })
+            let logger = logger, fault = commitFault.withLock { $0 }
+            merged = try await client.leased { connection in
+                try await Self.runCommit(plan, token: token, on: connection, logger: logger, fault: fault)
             }
         } catch {
             guard Self.isConnectionLoss(error) else { throw Self.storeError(error) }

@@ -139,7 +139,7 @@ public final class PostgresRollupStore: RollupStore {
     /// serialisation failure), ``StoreError/database(_:)`` otherwise.
     static func storeError(_ error: any Error) -> StoreError {
         if let e = error as? StoreError { return e }
-        if error is ConnectionClosed { return .unavailable("\(error)") }
+        if error is ConnectionClosed || error is NoConnection { return .unavailable("\(error)") }
         // The pool gave up connecting (its circuit breaker: no connection for `connectTimeout`).
         if let e = error as? ConnectionPoolError { return .unavailable("cannot connect: \(e)") }
         guard let e = error as? PSQLError else { return .database("\(error)") }
