@@ -4,7 +4,7 @@
 set -euo pipefail
 
 # chromium renders the HTML report in its test; TAKT_NO_CHROMIUM=1 skips it (make demo needs none).
-packages=(libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev sqlite3 openssl pkg-config python3-pip)
+packages=(libmosquitto-dev mosquitto mosquitto-clients nats-server libsqlite3-dev sqlite3 openssl pkg-config python3-pip)
 [ "${TAKT_NO_CHROMIUM:-0}" = 1 ] || packages+=(chromium)
 
 missing=()

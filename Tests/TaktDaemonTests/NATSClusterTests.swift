@@ -1,0 +1,73 @@
+import Foundation
+import Testing
+import TestSupport
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 12, a clustered broker: takt-sim → a 3-node NATS JetStream cluster's MQTT interface →
+/// taktd, both given every node (`--broker mqtt://n1,mqtt://n2,mqtt://n3`), and the node both
+/// are connected to killed mid-run.
+@Suite("taktd on a 3-node NATS JetStream cluster", .serialized)
+struct NATSClusterTests {
+    @Test("the node taktd and takt-sim are connected to is killed mid-run: every line, station and window equals the truth")
+    func nodeKilledMidRun() async throws {
+        let cluster = try await NATSCluster.start()
+        let harness = try DaemonHarness.make(cluster: cluster)
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        // Both connections of taktd are on node 0 (the first of the list, and up).
+        try await harness.waitForLog("intake subscribed to takt/v1/# on \(cluster.nodes[0].url)")
+
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(harness.binary("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.brokerURL, "--speed", "max",
+                                    "--from", "2026-09-01T00:00:00Z", "--duration", Self.duration, "--seed", "12",
+                                    "--faults", "dup=0.01,reorder=0.01,malformed=0.001", "--truth", truthPath],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        defer { sim.terminate() }
+        try await Task.sleep(for: .seconds(2))
+        #expect(sim.isRunning, "the run must still be going when the node dies")
+        let killed = ContinuousClock.now
+        cluster.kill(0)
+        try await harness.waitForLog("intake connected to ", timeout: 60)
+        let intakeBack = ContinuousClock.now - killed
+        let simCode = await sim.exit(timeout: 300)
+        #expect(simCode == 0, "takt-sim: \(harness.log("sim.log"))")
+        let simDone = ContinuousClock.now - killed
+        let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 150)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+        let caughtUp = ContinuousClock.now - killed
+
+        let messages = try #require(truth["messages"] as? [String: Any])
+        let injected = (messages["duplicate"] as? NSNumber)?.intValue ?? 0
+        let published = (messages["published"] as? NSNumber)?.intValue ?? 0
+        let metrics = try await HTTPTests.get("http://127.0.0.1:\(port)/metrics")
+        let duplicates = Self.counter("takt_messages_duplicate_total", in: String(decoding: metrics.body, as: UTF8.self))
+        let log = harness.log("taktd.log")
+        #expect(!log.contains("WITHOUT its session"), "\(log)")
+        print("""
+            NATS cluster, node 0 killed: \(published) messages published; taktd's intake connected again \
+            \(intakeBack) after the kill; takt-sim done \(simDone), rows equal to the truth \(caughtUp) after it; \
+            duplicates counted \(duplicates.map(String.init) ?? "?") of which \(injected) injected by the simulator
+            """)
+
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0, "\(harness.log("taktd.log"))")
+    }
+
+    /// Simulated time of the run: long enough that the kill lands mid-run on a loaded machine.
+    static let duration = "60h"
+
+    /// The sum of a Prometheus counter's samples.
+    static func counter(_ name: String, in text: String) -> Int? {
+        let values = text.split(separator: "\n").filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+        return values.isEmpty ? nil : Int(values.reduce(0, +))
+    }
+}
