@@ -91,6 +91,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     var currentState: MQTTConnectionState { state.withLock { $0.lifecycle.shown } }
+    var connectedBroker: MQTTBrokerURL? { state.withLock { $0.connectedBroker } }
 
     // MARK: connect
 

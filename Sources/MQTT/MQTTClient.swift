@@ -72,7 +72,7 @@ public final class MQTTClient: Sendable {
 
     /// The node a CONNACK last accepted this client on (`configuration.broker` or one of
     /// `alternateBrokers`); it stays set while the client is disconnected. Nil before the first.
-    public var connectedBroker: MQTTBrokerURL? { core.state.withLock { $0.connectedBroker } }
+    public var connectedBroker: MQTTBrokerURL? { core.connectedBroker }
 
     /// Every state change from now on, starting with the current state. Ends on `close()`.
     public func connectionStates() -> AsyncStream<MQTTConnectionState> {

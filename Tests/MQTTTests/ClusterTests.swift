@@ -23,14 +23,13 @@ struct ClusterTests {
         defer { subscriber.close(); publisher.close() }
 
         let total = 4000
-        let seen = Mutex((counts: [Int](repeating: 0, count: total), distinct: 0, duplicates: 0, afterKill: 0))
+        let seen = Mutex((counts: [Int](repeating: 0, count: total), distinct: 0, duplicates: 0))
         let killed = Mutex<ContinuousClock.Instant?>(nil)
         let batches = subscriber.messageBatches
         let collecting = Task {
             for await batch in batches {
                 let done = seen.withLock { s in
-                    for message in batch {
-                        guard message.payload.count == 4 else { continue }
+                    for message in batch where message.payload.count == 4 {
                         let i = message.payload.withUnsafeBytes { Int(UInt32(littleEndian: $0.loadUnaligned(as: UInt32.self))) }
                         guard i < total else { continue }
                         s.counts[i] += 1

@@ -27,11 +27,11 @@ struct IntakeService: Service {
                 try await client.subscribe(Intake.droppedTopic, qos: .atMostOnce)
                 let node = client.connectedBroker.map { " on \($0)" } ?? ""
                 logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))\(node)")
-                watching = Task { [client, logger] in await Self.logConnections(of: client, logger: logger) }
                 // Online only once the session exists: from now on the broker keeps every
                 // message for this daemon, whether or not it is running.
                 try await status.announce()
             }
+            watching = Task { [client, logger] in await Self.logConnections(of: client, logger: logger) }
             try await gracefulShutdown()
         } catch is CancellationError {
             // Shut down before or while connecting.
