@@ -85,4 +85,66 @@ struct ClusterTests {
             Issue.record("the subscriber never reconnected")
         }
     }
+
+    @Test("the node dies while the subscriber holds a burst unacknowledged (as taktd's intake does while journaling): NATS redelivers it after ack_wait, not at the reconnect")
+    func heldBurstRedelivered() async throws {
+        let cluster = try await NATSCluster.start()
+        defer { cluster.stop() }
+        let nodes = try cluster.nodes.map { try MQTTBrokerURL($0.url) }
+        let total = 200
+        let counts = Mutex([Int](repeating: 0, count: total))
+        let holding = Mutex<ContinuousClock.Instant?>(nil)  // set while the handler holds its burst
+        let release = DispatchSemaphore(value: 0)
+        let arrivals = Mutex<[(Int, ContinuousClock.Instant)]>([])
+        // In place, like the intake: the PUBACKs of a burst leave only after the handler returned.
+        let subscriber = MQTTClient(configuration: .init(
+            broker: nodes[0], alternateBrokers: [nodes[1], nodes[2]], clientID: "cluster-holder", cleanSession: false,
+            reconnect: .init(initialDelay: 0.1, maxDelay: 1),
+            messageHandler: { message in
+                guard message.payload.count == 4 else { return }
+                let i = Int(UInt32(littleEndian: message.payload.loadUnaligned(as: UInt32.self)))
+                guard i < total else { return }
+                let first = counts.withLock { c in
+                    c[i] += 1
+                    return c[i] == 1
+                }
+                arrivals.withLock { $0.append((i, .now)) }
+                if i == total / 2 && first {
+                    holding.withLock { $0 = .now }
+                    release.wait()  // the test kills the node meanwhile
+                }
+            }))
+        let publisher = MQTTClient(configuration: .init(broker: nodes[1], alternateBrokers: [nodes[2]], clientID: "cluster-pub2"))
+        defer { subscriber.close(); publisher.close() }
+        defer { release.signal() }  // first: never leave the network thread waiting
+        try await subscriber.connect()
+        try await subscriber.subscribe("held/#", qos: .atLeastOnce)
+        try await publisher.connect()
+        for i in 0..<total {
+            var value = UInt32(i).littleEndian
+            try await publisher.publish(topic: "held/x", payload: withUnsafeBytes(of: &value) { Array($0) }, qos: .atLeastOnce)
+        }
+        try await publisher.flush()
+        try await withTimeout(30, "the handler holding message \(total / 2)") {
+            while holding.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        let killed = ContinuousClock.now
+        cluster.kill(0)
+        release.signal()
+        try await withTimeout(90, "every message") {
+            while counts.withLock({ $0.contains(0) }) { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        // Redeliveries of what was in flight come ack_wait after their first delivery; wait past it.
+        try await Task.sleep(for: .seconds(35) - (ContinuousClock.now - killed))
+        let all = counts.withLock { $0 }
+        let twice = all.filter { $0 > 1 }.count
+        let lateArrivals = arrivals.withLock { $0 }.filter { $0.1 > killed }
+        let lastLate = lateArrivals.map { $0.1 - killed }.max() ?? .zero
+        #expect(!all.contains(0))
+        #expect(subscriber.connectedBroker != nodes[0])
+        print("""
+            held burst: \(twice) of \(total) messages delivered twice (the burst held at the kill, redelivered), \
+            \(lateArrivals.count) arrivals after the kill, the last \(lastLate) after it
+            """)
+    }
 }

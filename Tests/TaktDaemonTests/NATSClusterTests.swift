@@ -1,4 +1,6 @@
 import Foundation
+import MQTT
+import Synchronization
 import Testing
 import TestSupport
 
@@ -22,6 +24,28 @@ struct NATSClusterTests {
         _ = try await harness.waitUntilOnline()
         // Both connections of taktd are on node 0 (the first of the list, and up).
         try await harness.waitForLog("intake subscribed to takt/v1/# on \(cluster.nodes[0].url)")
+        // An independent subscriber on node 1 (persistent session, like the intake): what the
+        // cluster delivered, to tell a broker loss from a daemon loss if the rows differ.
+        let nodes = try cluster.nodes.map { try MQTTBrokerURL($0.url) }
+        let watcher = MQTTClient(configuration: .init(
+            broker: nodes[1], alternateBrokers: [nodes[2], nodes[0]], clientID: "takt-test-watcher", cleanSession: false,
+            reconnect: .init(initialDelay: 0.1, maxDelay: 1), inboxCapacity: 1 << 20))
+        defer { watcher.close() }
+        let seen = Mutex((distinct: Set<[UInt8]>(), total: 0))
+        let batches = watcher.messageBatches
+        let watching = Task {
+            for await batch in batches {
+                seen.withLock { s in
+                    for message in batch {
+                        s.total += 1
+                        s.distinct.insert(Array(message.topic.utf8) + [0] + message.payload)
+                    }
+                }
+            }
+        }
+        defer { watching.cancel() }
+        try await watcher.connect()
+        try await watcher.subscribe("takt/v1/demo/#", qos: .atLeastOnce)
 
         let truthPath = harness.directory.appendingPathComponent("truth.json").path
         let sim = try ChildProcess(harness.binary("takt-sim"),
@@ -41,20 +65,28 @@ struct NATSClusterTests {
         let simDone = ContinuousClock.now - killed
         let truth = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: truthPath))) as? [String: Any])
         let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 150)
-        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
         let caughtUp = ContinuousClock.now - killed
+        let metricsText = String(decoding: try await HTTPTests.get("http://127.0.0.1:\(port)/metrics").body, as: UTF8.self)
+        let watched = seen.withLock { ($0.distinct.count, $0.total) }
+        #expect(problems.isEmpty, """
+            \(problems.prefix(10).joined(separator: "\n"))
+            truth messages: \(truth["messages"] ?? "?")
+            watcher on node 1: \(watched.0) distinct messages of \(watched.1) received
+            \(metricsText.split(separator: "\n").filter { !$0.hasPrefix("#") && ($0.contains("messages") || $0.contains("dead_letters") || $0.contains("missing")) }.joined(separator: "\n"))
+            \(harness.log("taktd.log"))
+            """)
 
         let messages = try #require(truth["messages"] as? [String: Any])
         let injected = (messages["duplicate"] as? NSNumber)?.intValue ?? 0
         let published = (messages["published"] as? NSNumber)?.intValue ?? 0
-        let metrics = try await HTTPTests.get("http://127.0.0.1:\(port)/metrics")
-        let duplicates = Self.counter("takt_messages_duplicate_total", in: String(decoding: metrics.body, as: UTF8.self))
+        let duplicates = Self.counter("takt_messages_duplicate_total", in: metricsText)
         let log = harness.log("taktd.log")
         #expect(!log.contains("WITHOUT its session"), "\(log)")
         print("""
             NATS cluster, node 0 killed: \(published) messages published; taktd's intake connected again \
             \(intakeBack) after the kill; takt-sim done \(simDone), rows equal to the truth \(caughtUp) after it; \
-            duplicates counted \(duplicates.map(String.init) ?? "?") of which \(injected) injected by the simulator
+            duplicates counted \(duplicates.map(String.init) ?? "?") of which \(injected) injected by the simulator; \
+            an independent subscriber got \(watched.0) distinct messages (\(watched.1) with repeats)
             """)
 
         daemon.signal(SIGTERM)
