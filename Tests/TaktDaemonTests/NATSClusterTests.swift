@@ -99,7 +99,7 @@ struct NATSClusterTests {
         #expect(!log.contains("WITHOUT its session"), "\(log)")
         print("""
             NATS cluster, node 0 killed: \(published) messages published; taktd's intake connected again \
-            \(intakeBack) after the kill; takt-sim done \(simDone), rows equal to the truth \(caughtUp) after it; \
+            \(intakeBack) after the kill; takt-sim done \(simDone), rows compared \(caughtUp) after it (\(problems.count) windows off, seq gaps \(missing.map(String.init) ?? "?")); \
             duplicates counted \(duplicates.map(String.init) ?? "?") of which \(injected) injected by the simulator; \
             an independent subscriber got \(watched.0) distinct messages (\(watched.1) with repeats)
             """)
