@@ -3,9 +3,11 @@
 # Debian/Ubuntu (apt). Safe to run again: it does nothing when everything is there.
 set -euo pipefail
 
-# postgresql: the PostgreSQL store's tests start their own server from its binaries (never the
-# system service). chromium renders the HTML report in its test; TAKT_NO_CHROMIUM=1 skips it (make demo needs none).
-packages=(libmosquitto-dev mosquitto mosquitto-clients libsqlite3-dev sqlite3 openssl pkg-config python3-pip postgresql postgresql-client)
+# nats-server: the clustered-broker test runs three nodes of its own. postgresql: the PostgreSQL
+# store's tests start their own server from its binaries (never the system service). chromium
+# renders the HTML report in its test; TAKT_NO_CHROMIUM=1 skips it (make demo needs none).
+packages=(libmosquitto-dev mosquitto mosquitto-clients nats-server libsqlite3-dev sqlite3 openssl pkg-config python3-pip
+          postgresql postgresql-client)
 [ "${TAKT_NO_CHROMIUM:-0}" = 1 ] || packages+=(chromium)
 
 missing=()

@@ -32,12 +32,13 @@ public final class BrokerSink: MessageSink {
     /// a password.
     public static func connect(url: String, clientID: String, qos: Int, credentials: Credentials = Credentials(),
                                maxInflight: Int = 1000) async throws -> BrokerSink {
-        let brokerURL: MQTTBrokerURL
+        let brokerURLs: [MQTTBrokerURL]
         do {
-            brokerURL = try MQTTBrokerURL(url)
+            brokerURLs = try MQTTBrokerURL.list(url)
         } catch {
             throw SimulationUsageError(flag: "--broker", error.message)
         }
+        let brokerURL = brokerURLs[0]  // every node has its scheme (`list` refuses a mix)
         if brokerURL.usesTLS && credentials.caFile == nil {
             throw SimulationUsageError(flag: "--ca-file", "\(brokerURL) uses TLS: give the CA that signed the broker's certificate")
         }
@@ -49,14 +50,15 @@ public final class BrokerSink: MessageSink {
         }
         let client = MQTTClient(
             configuration: MQTTClient.Configuration(
-                broker: brokerURL, clientID: clientID, cleanSession: true, username: credentials.username,
+                broker: brokerURL, alternateBrokers: Array(brokerURLs.dropFirst()), clientID: clientID, cleanSession: true,
+                username: credentials.username,
                 password: credentials.password, tls: credentials.caFile.map { MQTTClient.TLSOptions(caFile: $0) },
                 maxInflight: maxInflight))
         do {
             try await client.connect()
         } catch {
             client.close()
-            throw SimulationRuntimeError("cannot connect to \(brokerURL): \(error)")
+            throw SimulationRuntimeError("cannot connect to \(brokerURLs.map(\.description).joined(separator: ",")): \(error)")
         }
         return BrokerSink(client: client, qos: qos == 0 ? .atMostOnce : .atLeastOnce)
     }

@@ -19,7 +19,7 @@ struct TaktSim: AsyncParsableCommand {
     var plant: String
 
     @Option(help: ArgumentHelp(
-        "Broker to publish to, mqtt://host:port or mqtts://host:port (TLS; needs --ca-file); default mqtt://127.0.0.1:1883.",
+        "Broker to publish to, mqtt://host:port or mqtts://host:port (TLS; needs --ca-file); default mqtt://127.0.0.1:1883. The nodes of a clustered broker as a comma-separated list, tried in turn.",
         valueName: "url"))
     var broker: String?
 

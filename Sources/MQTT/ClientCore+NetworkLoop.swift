@@ -18,13 +18,16 @@ extension ClientCore {
     private func connectUntilStopped(_ handle: OpaquePointer) {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let policy = configuration.reconnect
-        var firstAttempt = true
+        // The node libmosquitto's handle was last pointed at (nil before the first attempt).
+        var lastTarget: MQTTBrokerURL?
         while !transition({ $0.lifecycle.beginAttempt() }).endNetworkThread {
-            let rc = openConnection(handle, first: firstAttempt)
-            firstAttempt = false
+            let target = rotation.current
+            let rc = openConnection(handle, to: target, sameAsLast: target == lastTarget)
+            lastTarget = target
             if rc != success {
                 let error = MosquittoError(returnCode: rc)
-                transition { $0.lifecycle.attemptFailed(error, retry: policy.retryInitialConnection) }
+                let anotherNode = rotation.attemptFailed()
+                transition { $0.lifecycle.attemptFailed(error, retry: policy.retryInitialConnection || anotherNode) }
             } else {
                 connectionEnded(rc: serveConnection(handle))
             }
@@ -53,13 +56,15 @@ extension ClientCore {
     /// on_disconnect already, but skips it for some errors.
     private func connectionEnded(rc: Int32) {
         if state.withLock({ $0.lifecycle.isConnected }) {
+            rotation.connectionDropped()
             connectionDropped(rc: rc)
             return
         }
         // No CONNACK accepted this connection: the TLS handshake failed in the loop, or the
         // broker hung up or refused (then `didConnect` already failed the attempt).
         let error = MosquittoError(returnCode: rc == Int32(MOSQ_ERR_SUCCESS.rawValue) ? Int32(MOSQ_ERR_CONN_LOST.rawValue) : rc)
-        transition { $0.lifecycle.attemptFailed(error, retry: configuration.reconnect.retryInitialConnection) }
+        let anotherNode = rotation.attemptFailed()
+        transition { $0.lifecycle.attemptFailed(error, retry: configuration.reconnect.retryInitialConnection || anotherNode) }
     }
 
     /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
@@ -135,9 +140,11 @@ extension ClientCore {
         return success
     }
 
-    /// TCP (+TLS) connect and CONNECT. MQTT 5 sends the session expiry property on every
-    /// attempt; libmosquitto's own `mosquitto_reconnect` would drop it.
-    private func openConnection(_ handle: OpaquePointer, first: Bool) -> Int32 {
+    /// TCP (+TLS) connect and CONNECT to `broker`. MQTT 5 sends the session expiry property on
+    /// every attempt; libmosquitto's own `mosquitto_reconnect` would drop it, and it can only
+    /// return to the node of the previous attempt (`sameAsLast`). Either way libmosquitto keeps
+    /// the QoS 1 publishes not acknowledged yet and sends them again once connected.
+    private func openConnection(_ handle: OpaquePointer, to broker: MQTTBrokerURL, sameAsLast: Bool) -> Int32 {
         let c = configuration
         if c.protocolVersion == .v5 {
             var properties: OpaquePointer? = nil
@@ -146,10 +153,10 @@ extension ClientCore {
                 _ = mosquitto_property_add_int32(&properties, Int32(MQTT_PROP_SESSION_EXPIRY_INTERVAL.rawValue),
                                                  c.sessionExpiryInterval)
             }
-            return mosquitto_connect_bind_v5(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive), nil, properties)
+            return mosquitto_connect_bind_v5(handle, broker.host, Int32(broker.port), Int32(c.keepAlive), nil, properties)
         }
-        if first {
-            return mosquitto_connect(handle, c.broker.host, Int32(c.broker.port), Int32(c.keepAlive))
+        if !sameAsLast {
+            return mosquitto_connect(handle, broker.host, Int32(broker.port), Int32(c.keepAlive))
         }
         return mosquitto_reconnect(handle)
     }
@@ -175,10 +182,13 @@ extension ClientCore {
             return
         }
         backoff.reset()
+        rotation.connected()
+        let broker = rotation.current
         // One lock for the state change and the snapshot of subscriptions: a `subscribe` before
         // it is in the snapshot, one after it sees the connection and subscribes itself.
         let (effects, observers, subscriptions, lost) = state.withLock { s in
             let effects = s.lifecycle.connected(sessionPresent: flags & 1 == 1)
+            s.connectedBroker = broker
             return (effects, s.observers(toTell: effects), s.subscriptions, s.window.dropUnsentQoS0())
         }
         resubscribe(subscriptions, handle)

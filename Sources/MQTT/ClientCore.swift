@@ -7,7 +7,7 @@ import Synchronization
 final class ClientCore: @unchecked Sendable {
     // `handle` is set in init and destroyed in deinit; libmosquitto calls made with it are
     // thread-safe in threaded mode. Everything mutable is in `state`, except what only the
-    // network thread touches (`inBurst`, `backoff`).
+    // network thread touches (`inBurst`, `backoff`, `rotation`).
     let handle: OpaquePointer?
     let creationError: MosquittoError?
     let configuration: MQTTClient.Configuration
@@ -24,6 +24,8 @@ final class ClientCore: @unchecked Sendable {
     var inBurst = false
     /// The wait before the next connection attempt. Only the network thread reads and writes it.
     var backoff: Backoff
+    /// The node of the next connection attempt. Only the network thread reads and writes it.
+    var rotation: BrokerRotation
 
     struct State {
         /// Where the client is in its life and which connection state it shows; see `Lifecycle`.
@@ -36,6 +38,8 @@ final class ClientCore: @unchecked Sendable {
         /// `connectionStates()` streams, by an id that only grows.
         var observers: [Int: AsyncStream<MQTTConnectionState>.Continuation] = [:]
         var nextObserverID = 0
+        /// The node a CONNACK last accepted the connection on.
+        var connectedBroker: MQTTBrokerURL?
     }
 
     init(configuration: MQTTClient.Configuration) {
@@ -43,6 +47,7 @@ final class ClientCore: @unchecked Sendable {
         self.configuration = configuration
         self.inbox = MessageInbox(capacity: max(1, configuration.inboxCapacity))
         self.backoff = Backoff(configuration.reconnect)
+        self.rotation = BrokerRotation(configuration.brokers)
         // Without the pipe (out of descriptors) the client uses `mosquitto_loop` throughout:
         // still correct, only without acknowledge-after-batch.
         self.pollWakePipe = configuration.messageHandler == nil ? (-1, -1)
@@ -86,6 +91,7 @@ final class ClientCore: @unchecked Sendable {
     }
 
     var currentState: MQTTConnectionState { state.withLock { $0.lifecycle.shown } }
+    var connectedBroker: MQTTBrokerURL? { state.withLock { $0.connectedBroker } }
 
     // MARK: connect
 

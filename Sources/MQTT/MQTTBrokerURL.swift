@@ -73,6 +73,35 @@ public struct MQTTBrokerURL: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Parses one broker URL or several separated by commas (`mqtt://a:1883,mqtt://b:1883`):
+    /// the nodes of one clustered broker, tried in this order (`Configuration.alternateBrokers`).
+    /// Spaces around an entry are ignored. A single URL gives exactly the errors of
+    /// ``init(_:)``; a list is refused when an entry is empty, one is named twice, or the list
+    /// mixes plain TCP and TLS (one client has one TLS setting). Throws `MosquittoError` of kind
+    /// `.invalidConfiguration`.
+    public static func list(_ text: String) throws(MosquittoError) -> [MQTTBrokerURL] {
+        guard text.contains(",") else { return [try MQTTBrokerURL(text)] }
+        // Credentials are refused before splitting: a password may hold a comma, and an entry
+        // cut out of it must not appear in a message.
+        if text.contains("@") { return [try MQTTBrokerURL(text)] }
+        var brokers: [MQTTBrokerURL] = []
+        for entry in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let trimmed = entry.trimmingCharacters(in: .whitespaces)
+            guard !trimmed.isEmpty else {
+                throw .invalidConfiguration("broker list '\(text)' has an empty entry; expected mqtt://host:port,mqtt://host:port")
+            }
+            let url = try MQTTBrokerURL(trimmed)
+            if brokers.contains(url) {
+                throw .invalidConfiguration("broker list '\(text)' names \(url) twice")
+            }
+            brokers.append(url)
+        }
+        if Set(brokers.map(\.usesTLS)).count > 1 {
+            throw .invalidConfiguration("broker list '\(text)' mixes mqtt:// and mqtts://; every node of one broker is reached the same way")
+        }
+        return brokers
+    }
+
     /// `text` with the password of a `scheme://user:pass@host…` URL (or `user:pass@host…`)
     /// replaced by `***`: the form every message and log line shows a broker URL in.
     public static func redacting(_ text: String) -> String {

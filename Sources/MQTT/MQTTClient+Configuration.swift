@@ -38,9 +38,17 @@ extension MQTTClient {
         }
     }
 
-    /// Everything needed to reach and talk to one broker.
+    /// Everything needed to reach and talk to one broker (one node, or the nodes of a cluster).
     public struct Configuration: Sendable {
+        /// The broker, or the first node of a clustered broker.
         public var broker: MQTTBrokerURL
+        /// Other nodes of the same clustered broker, tried in turn after `broker`: every failed
+        /// attempt and every dropped connection moves on to the next node of `brokers` (after the
+        /// back-off wait), the last wraps round to the first. The session (client id, clean
+        /// session) is the same on every node, so it survives a node only when the cluster shares
+        /// sessions between its nodes (NATS JetStream does: docs/deploy.md). Empty: one broker,
+        /// reconnected to as before.
+        public var alternateBrokers: [MQTTBrokerURL]
         /// Fixed client id; required for a persistent session. Nil lets libmosquitto pick one
         /// (MQTT 3.1.1) or the broker assign one (MQTT 5).
         public var clientID: String?
@@ -83,6 +91,7 @@ extension MQTTClient {
 
         public init(
             broker: MQTTBrokerURL,
+            alternateBrokers: [MQTTBrokerURL] = [],
             clientID: String? = nil,
             cleanSession: Bool = true,
             keepAlive: Int = 30,
@@ -100,6 +109,7 @@ extension MQTTClient {
             messageBatchEnded: (@Sendable () -> Void)? = nil
         ) {
             self.broker = broker
+            self.alternateBrokers = alternateBrokers
             self.clientID = clientID
             self.cleanSession = cleanSession
             self.keepAlive = keepAlive
@@ -117,6 +127,9 @@ extension MQTTClient {
             self.messageBatchEnded = messageBatchEnded
         }
 
+        /// `broker` and then `alternateBrokers`: every node, in the order they are tried.
+        public var brokers: [MQTTBrokerURL] { [broker] + alternateBrokers }
+
         /// Settings that cannot work, found before anything is started.
         func validate() throws(MosquittoError) {
             if keepAlive < 5 { throw .invalidConfiguration("keepAlive must be at least 5 seconds, got \(keepAlive)") }
@@ -126,6 +139,12 @@ extension MQTTClient {
             if inboxCapacity < 1 { throw .invalidConfiguration("inboxCapacity must be at least 1") }
             if !cleanSession && (clientID ?? "").isEmpty {
                 throw .invalidConfiguration("a persistent session (cleanSession false) needs a fixed clientID")
+            }
+            if let other = alternateBrokers.first(where: { $0.usesTLS != broker.usesTLS }) {
+                throw .invalidConfiguration("\(broker) and \(other) are one broker reached two ways; use mqtt:// or mqtts:// for every node")
+            }
+            if Set(brokers.map(\.description)).count != brokers.count {
+                throw .invalidConfiguration("a broker is named twice in \(brokers.map(\.description).joined(separator: ","))")
             }
             if broker.usesTLS && tls?.caFile == nil && tls?.caPath == nil {
                 throw .invalidConfiguration("\(broker) uses TLS: set tls.caFile or tls.caPath")

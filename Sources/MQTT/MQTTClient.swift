@@ -70,6 +70,10 @@ public final class MQTTClient: Sendable {
     /// The connection state now.
     public var state: MQTTConnectionState { core.currentState }
 
+    /// The node a CONNACK last accepted this client on (`configuration.broker` or one of
+    /// `alternateBrokers`); it stays set while the client is disconnected. Nil before the first.
+    public var connectedBroker: MQTTBrokerURL? { core.connectedBroker }
+
     /// Every state change from now on, starting with the current state. Ends on `close()`.
     public func connectionStates() -> AsyncStream<MQTTConnectionState> {
         core.observeStates()

@@ -25,7 +25,7 @@ struct Taktd: AsyncParsableCommand {
 
     @Option(name: .long, help: "YAML settings file (see Config/taktd.yaml).")
     var config: String?
-    @Option(name: .long, help: "Broker URL: mqtt://host:port or mqtts://host:port (default mqtt://127.0.0.1:1883).")
+    @Option(name: .long, help: "Broker URL: mqtt://host:port or mqtts://host:port (default mqtt://127.0.0.1:1883); the nodes of a clustered broker as a comma-separated list, tried in turn.")
     var broker: String?
     @Option(name: .long, help: "Store URL: sqlite:PATH (default sqlite:{data-dir}/takt.sqlite) or postgres://user:pass@host:port/db.")
     var store: String?

@@ -3,10 +3,13 @@ import MQTT
 import Testing
 import TestSupport
 
-/// Starts the real binaries (`taktd`, `takt-sim`, `takt`) against a real Mosquitto for the
-/// end-to-end tests, and reads their outputs.
+/// Starts the real binaries (`taktd`, `takt-sim`, `takt`) against a real Mosquitto (or a NATS
+/// cluster: ``make(cluster:)``) for the end-to-end tests, and reads their outputs.
 struct DaemonHarness {
-    let broker: MosquittoBroker
+    /// The harness's Mosquitto; nil only in a harness made on a NATS cluster.
+    let broker: MosquittoBroker!
+    /// The clustered broker of ``make(cluster:)``.
+    var cluster: NATSCluster?
     let directory: URL
     let instance: String
     let plant: String
@@ -19,11 +22,23 @@ struct DaemonHarness {
     var dataDirectory: String { directory.appendingPathComponent("data").path }
     var storeURL: String { "sqlite:\(dataDirectory)/takt.sqlite" }
     var daemonLog: String { directory.appendingPathComponent("taktd.log").path }
+    /// What `taktd --broker` and `takt-sim --broker` are given: the Mosquitto's URL, or every
+    /// node of the cluster (comma-separated, node 0 first).
+    var brokerURL: String { cluster?.url ?? broker.url }
 
     static func make(plant: String = TaktBinaries.file("Config/plant-demo.yaml"), broker existing: MosquittoBroker? = nil) async throws -> DaemonHarness {
-        let directory = try TestProcess.temporaryDirectory("takt-e2e")
         let broker: MosquittoBroker
         if let existing { broker = existing } else { broker = try await MosquittoBroker.start() }
+        return try make(plant: plant, broker: broker, cluster: nil)
+    }
+
+    /// A harness whose tools are given every node of `cluster` (it starts no Mosquitto).
+    static func make(plant: String = TaktBinaries.file("Config/plant-demo.yaml"), cluster: NATSCluster) throws -> DaemonHarness {
+        try make(plant: plant, broker: nil, cluster: cluster)
+    }
+
+    private static func make(plant: String, broker: MosquittoBroker?, cluster: NATSCluster?) throws -> DaemonHarness {
+        let directory = try TestProcess.temporaryDirectory("takt-e2e")
         // Private copies of the binaries: a build running meanwhile (relinking them) cannot
         // make a spawn fail with "Text file busy".
         let bin = directory.appendingPathComponent("bin")
@@ -31,12 +46,13 @@ struct DaemonHarness {
         for name in ["taktd", "takt", "takt-sim"] {
             try TestProcess.copyExecutable(from: try TaktBinaries.path(name), to: bin.appendingPathComponent(name).path)
         }
-        return DaemonHarness(broker: broker, directory: directory, instance: "test-\(UUID().uuidString.prefix(8))", plant: plant,
-                             login: nil)
+        return DaemonHarness(broker: broker, cluster: cluster, directory: directory,
+                             instance: "test-\(UUID().uuidString.prefix(8))", plant: plant, login: nil)
     }
 
     func cleanUp() {
-        broker.stop()
+        broker?.stop()
+        cluster?.stop()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -48,7 +64,7 @@ struct DaemonHarness {
             try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\n".write(to: config, atomically: true, encoding: .utf8)
         }
         return try ChildProcess(binary("taktd"),
-                                ["--config", config.path, "--broker", broker.url, "--plant", plant,
+                                ["--config", config.path, "--broker", brokerURL, "--plant", plant,
                                  "--data-dir", dataDirectory, "--instance", instance] + extra,
                                 logFile: daemonLog)
     }
@@ -74,7 +90,9 @@ struct DaemonHarness {
 
     /// An MQTT client of the harness's broker, with `login` when it is set.
     func clientConfiguration(clientID: String? = nil) throws -> MQTTClient.Configuration {
-        MQTTClient.Configuration(broker: try MQTTBrokerURL(broker.url), clientID: clientID, username: login?.username,
+        let nodes = try MQTTBrokerURL.list(brokerURL)
+        return MQTTClient.Configuration(broker: nodes[0], alternateBrokers: Array(nodes.dropFirst()), clientID: clientID,
+                                        username: login?.username,
                                  password: login?.password, tls: login.map { MQTTClient.TLSOptions(caFile: $0.caFile) })
     }
 
@@ -82,7 +100,7 @@ struct DaemonHarness {
     func runSimulator(_ arguments: [String], timeout: Double = 300) async throws -> [String: Any] {
         let truth = directory.appendingPathComponent("truth.json").path
         let sim = try ChildProcess(binary("takt-sim"),
-                                   ["--plant", plant, "--broker", broker.url, "--speed", "max", "--truth", truth] + arguments,
+                                   ["--plant", plant, "--broker", brokerURL, "--speed", "max", "--truth", truth] + arguments,
                                    logFile: directory.appendingPathComponent("sim.log").path)
         let code = await sim.exit(timeout: timeout)
         #expect(code == 0, "takt-sim exited \(String(describing: code)): \(log("sim.log"))")

@@ -6,7 +6,8 @@ import Yams
 /// Every setting of `taktd`, with the defaults of contract section 5. Read from a YAML file
 /// (`Config/taktd.yaml` documents each key) and then overridden by command-line flags.
 public struct DaemonConfiguration: Sendable {
-    /// `mqtt://host:port` or `mqtts://host:port`.
+    /// `mqtt://host:port` or `mqtts://host:port`; the nodes of a clustered broker separated by
+    /// commas (in `taktd.yaml` also a list), tried in turn (docs/deploy.md).
     public var broker = "mqtt://127.0.0.1:1883"
     public var username: String?
     public var password: String?
@@ -109,7 +110,7 @@ public struct DaemonConfiguration: Sendable {
                 return [try text()]
             }
             switch key {
-            case "broker": configuration.broker = try text()
+            case "broker": configuration.broker = try list().joined(separator: ",")
             case "username": configuration.username = try text()
             case "password": configuration.password = try text()
             case "tls_ca_file": configuration.tlsCAFile = try text()
@@ -182,13 +183,15 @@ public struct DaemonConfiguration: Sendable {
     func mqtt(clientID: String?, cleanSession: Bool, will: MQTTWill?,
               messageHandler: (@Sendable (MQTTReceivedMessage) -> Void)?,
               messageBatchEnded: (@Sendable () -> Void)?) throws -> MQTTClient.Configuration {
-        let url = try MQTTBrokerURL(broker)
+        let urls = try MQTTBrokerURL.list(broker)
+        let url = urls[0]
         var tls: MQTTClient.TLSOptions?
         if url.usesTLS {
             tls = MQTTClient.TLSOptions(caFile: tlsCAFile, certFile: tlsCertFile, keyFile: tlsKeyFile)
         }
         return MQTTClient.Configuration(
-            broker: url, clientID: clientID, cleanSession: cleanSession, username: username, password: password,
+            broker: url, alternateBrokers: Array(urls.dropFirst()), clientID: clientID, cleanSession: cleanSession,
+            username: username, password: password,
             tls: tls, will: will, reconnect: .init(initialDelay: 0.25, maxDelay: 10, retryInitialConnection: true),
             // The intake hands messages to its handler (Intake.receive) in place; the inbox is unused.
             maxInflight: 1000, inboxCapacity: 1, messageHandler: messageHandler,

@@ -12,7 +12,10 @@ public struct DaemonSettings: Sendable {
     public let configuration: DaemonConfiguration
     /// One plant per site, in the order given.
     public let plants: [Plant]
+    /// The broker, or the first node of a clustered one (`brokers`).
     public let broker: MQTTBrokerURL
+    /// Every node of the broker, in the order the connections try them (one for a single broker).
+    public let brokers: [MQTTBrokerURL]
     public let store: StoreURL
     /// The HTTP listen address; nil when `--http off`.
     public let httpAddress: BindAddress?
@@ -43,7 +46,8 @@ public struct DaemonSettings: Sendable {
             throw DaemonConfigurationError("minute_retention must be at least max_age (a late event could reach a pruned 1m row)")
         }
         do {
-            broker = try MQTTBrokerURL(configuration.broker)
+            brokers = try MQTTBrokerURL.list(configuration.broker)
+            broker = brokers[0]
         } catch {
             throw DaemonConfigurationError("--broker: \(error.message)")
         }
@@ -86,7 +90,8 @@ public struct DaemonSettings: Sendable {
         let c = configuration
         let tls = broker.usesTLS ? MQTTClient.TLSOptions(caFile: c.tlsCAFile, certFile: c.tlsCertFile, keyFile: c.tlsKeyFile) : nil
         return MQTTClient.Configuration(
-            broker: broker, clientID: clientID, cleanSession: cleanSession, username: c.username, password: c.password,
+            broker: broker, alternateBrokers: Array(brokers.dropFirst()), clientID: clientID, cleanSession: cleanSession,
+            username: c.username, password: c.password,
             tls: tls, will: will, reconnect: .init(initialDelay: 0.25, maxDelay: 10, retryInitialConnection: true),
             // The intake hands messages to its handler (Intake.receive) in place; the inbox is unused.
             maxInflight: 1000, inboxCapacity: 1, messageHandler: messageHandler,

@@ -31,14 +31,16 @@ struct PublisherService: Service {
                 try await publisher.connect()
             }
             connected.open()
-            logger.info("publisher connected to \(broker)")
-            watching = Task { [publisher, status, logger] in
+            logger.info("publisher connected to \(publisher.connectedBroker ?? broker)")
+            watching = Task { [publisher, status, logger, broker] in
                 // The stream starts with the current state (connected): that one is a no-op,
                 // as the intake has not announced online yet.
                 for await state in publisher.connectionStates() {
                     guard case .connected = state else { continue }
                     do {
-                        if try await status.republish() { logger.info("publisher reconnected: status online again") }
+                        if try await status.republish() {
+                            logger.info("publisher reconnected to \(publisher.connectedBroker ?? broker): status online again")
+                        }
                     } catch {
                         logger.warning("publisher reconnected, but the online status was not published: \(error)")
                     }
