@@ -120,7 +120,7 @@ struct PostgresDaemonTests {
         _ = try await harness.waitUntilOnline()
         let (sim, truthPath) = try FaultTests.startSimulator(harness, duration: "24h", seed: 62)
         try await Task.sleep(for: .seconds(1))
-        postgres.stop()
+        try await postgres.shutDown()
         // The committer notices: a commit refused ("retrying every …"), or one whose connection
         // died under it, which waits until the database can say whether it was applied.
         let deadline = Date().addingTimeInterval(60)

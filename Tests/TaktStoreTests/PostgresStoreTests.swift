@@ -6,8 +6,9 @@ import TaktCore
 
 /// The PostgreSQL store against a real server (Debian's package, started per test): the same
 /// answers as the SQLite store for the same commits, its schema handling, and commits whose
-/// connection is lost (applied exactly once).
-@Suite("PostgreSQL store", .timeLimit(.minutes(3)))
+/// connection is lost (applied exactly once). Serialized: each test starts a server of its own,
+/// and six at once on a loaded 2-core run took minutes to start.
+@Suite("PostgreSQL store", .serialized, .timeLimit(.minutes(3)))
 struct PostgresStoreTests {
     static func open(_ server: PostgresServer, readOnly: Bool = false) async throws -> PostgresRollupStore {
         guard case .postgres(let location) = try StoreURL(parsing: server.url()) else { throw TestSupportError("not a postgres URL") }
@@ -203,7 +204,7 @@ struct PostgresStoreTests {
         defer { store.close() }
         let key = hourKey(line: "l", station: "eol", hour: 2)
         _ = try await store.commit(CommitBatch(updates: [update(key, good: 1)], journalOffset: 1))
-        server.stop()
+        try await server.shutDown()  // gone before the commit (a commit cut off half-way waits for the server instead)
         for _ in 0..<2 {
             await #expect {
                 try await store.commit(CommitBatch(updates: [update(key, good: 1)], journalOffset: 2))

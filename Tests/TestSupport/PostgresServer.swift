@@ -114,24 +114,41 @@ public final class PostgresServer: @unchecked Sendable {
         return url(database: name)
     }
 
-    /// Fast shutdown (SIGINT: clients are disconnected, the server stops cleanly).
+    /// Fast shutdown (SIGINT: clients are disconnected, the server stops cleanly); returns at
+    /// once and reaps the server on a thread of its own (a blocking wait here, in a `defer` on
+    /// Swift's cooperative pool, starved the other suites on 2 cores).
     public func stop() {
-        let running = lock.withLock { () -> ChildProcess? in
+        guard let running = takeProcess() else { return }
+        running.signal(SIGINT)
+        Thread.detachNewThread { Self.reap(running) }
+    }
+
+    /// Fast shutdown, returning once the server is gone (the wait runs off the cooperative pool).
+    public func shutDown() async throws {
+        guard let running = takeProcess() else { return }
+        running.signal(SIGINT)
+        try await offCooperativePool { Self.reap(running) }
+    }
+
+    /// Stops it and starts it again on the same port and data (the old one is gone before the
+    /// new one starts; the wait runs off the cooperative pool).
+    public func restart() async throws {
+        try await shutDown()
+        try await launch()
+    }
+
+    private func takeProcess() -> ChildProcess? {
+        lock.withLock { () -> ChildProcess? in
             defer { process = nil }
             return process
         }
-        guard let running else { return }
-        running.signal(SIGINT)
+    }
+
+    private static func reap(_ running: ChildProcess) {
         if running.wait(timeout: 20) == nil {
             running.signal(SIGKILL)
             running.wait(timeout: 5)
         }
-    }
-
-    /// Stops it and starts it again on the same port and data.
-    public func restart() async throws {
-        stop()
-        try await launch()
     }
 
     public var isRunning: Bool {

@@ -109,8 +109,8 @@ public final class PostgresRollupStore: RollupStore {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await body() }
             group.addTask {
-                try await Task.sleep(for: .seconds(15))
-                throw StoreError.unavailable("no answer from \(l.host):\(l.port) within 15 s")
+                try await Task.sleep(for: .seconds(30))
+                throw StoreError.unavailable("no answer from \(l.host):\(l.port) within 30 s")
             }
             defer { group.cancelAll() }
             try await group.next()
