@@ -190,12 +190,23 @@ extension DaemonHarness {
     }
 
     /// Polls until the stored rollups equal the truth (the daemon has caught up), or the time is up.
+    /// Each comparison runs `takt query` once per station and tier: seconds of blocking process
+    /// waits, done off Swift's cooperative pool (on 2 cores, two such polls at once starved
+    /// every other suite's tasks: a 1.5 s sleep came back after 48 s in a CI dry run).
     func waitUntilCaughtUp(truth: [String: Any], timeout: Double = 120, store: String? = nil) async throws -> [String] {
         let deadline = Date().addingTimeInterval(timeout)
-        var problems = try mismatches(truth: truth, store: store)
+        let truthData = try JSONSerialization.data(withJSONObject: truth)
+        let harness = self
+        let check = { @Sendable () async throws -> [String] in
+            try await offCooperativePool {
+                let truth = try JSONSerialization.jsonObject(with: truthData) as? [String: Any] ?? [:]
+                return try harness.mismatches(truth: truth, store: store)
+            }
+        }
+        var problems = try await check()
         while !problems.isEmpty && Date() < deadline {
             try await Task.sleep(for: .milliseconds(500))
-            problems = try mismatches(truth: truth, store: store)
+            problems = try await check()
         }
         return problems
     }

@@ -162,11 +162,12 @@ struct PostgresDaemonTests {
         _ = await first.exit(timeout: 10)
         let partial = try await postgres.psql("SELECT rows_copied, finished FROM store_copy")
         #expect(partial.trimmingCharacters(in: .whitespacesAndNewlines).hasSuffix("|f"), "the first run was to be stopped before the end: \(partial)")
-        let second = try TestProcess.run(harness.binary("takt"), ["store", "copy", "--from", harness.storeURL, "--to", postgres.url()])
+        let takt = harness.binary("takt"), from = harness.storeURL, to = postgres.url()
+        let second = try await offCooperativePool { try TestProcess.run(takt, ["store", "copy", "--from", from, "--to", to]) }
         #expect(second.contains("resumed after"), "\(second)")
         #expect(second.contains("verified: 1m:"), "\(second)")
         // Again: nothing to do, verified.
-        let third = try TestProcess.run(harness.binary("takt"), ["store", "copy", "--from", harness.storeURL, "--to", postgres.url()])
+        let third = try await offCooperativePool { try TestProcess.run(takt, ["store", "copy", "--from", from, "--to", to]) }
         #expect(third.contains("already held this copy"), "\(third)")
 
         let targets = try Targets(truth)
@@ -176,9 +177,9 @@ struct PostgresDaemonTests {
 
         // A copy into a database a daemon wrote to is refused.
         let other = try await postgres.createDatabase("other")
-        _ = try TestProcess.run(harness.binary("takt"), ["store", "copy", "--from", harness.storeURL, "--to", other])
+        _ = try await offCooperativePool { try TestProcess.run(takt, ["store", "copy", "--from", from, "--to", other]) }
         try await postgres.psql("UPDATE store_copy SET source = 'sqlite:/elsewhere.db'", database: "other")
-        let refused = try TaktBinaries.run("takt", ["store", "copy", "--from", harness.storeURL, "--to", other])
+        let refused = try await offCooperativePool { try TaktBinaries.run("takt", ["store", "copy", "--from", from, "--to", other]) }
         #expect(refused.status == 1 && refused.stderr.contains("holds a copy of sqlite:/elsewhere.db"))
 
         // The daemon moves to the copy (same data directory: its journal position came along).
