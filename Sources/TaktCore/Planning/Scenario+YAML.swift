@@ -13,15 +13,7 @@ extension Scenario {
     ///   line that is not in the plant, a site that is not the plant's, a duplicate phase name.
     public static func load(yaml: String, fileName: String, plant: Plant) throws(PlantFileError) -> Scenario {
         let reader = PlantFileReader(fileName: fileName)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw reader.yamlError(error)
-        }
-        guard let root else {
-            throw PlantFileError(file: fileName, line: 1, key: "site", problem: "the file is empty; missing key 'site'")
-        }
+        let root = try reader.root(yaml: yaml)
         return try ScenarioFileReader(base: reader, plant: plant).scenario(root)
     }
 }

@@ -12,15 +12,7 @@ extension Plant {
     ///   duplicate id, an unknown time zone, or an `output_station` that is not a station.
     public static func load(yaml: String, fileName: String) throws(PlantFileError) -> Plant {
         let reader = PlantFileReader(fileName: fileName)
-        let root: Node?
-        do {
-            root = try Yams.compose(yaml: yaml)
-        } catch {
-            throw reader.yamlError(error)
-        }
-        guard let root else {
-            throw PlantFileError(file: fileName, line: 1, key: "site", problem: "the file is empty; missing key 'site'")
-        }
+        let root = try reader.root(yaml: yaml)
         return try reader.plant(root)
     }
 }
@@ -31,6 +23,21 @@ struct PlantFileReader {
 
     func error(_ mark: Mark?, key: String, _ problem: String) -> PlantFileError {
         PlantFileError(file: fileName, line: mark?.line ?? 0, key: key, problem: problem)
+    }
+
+    /// The document's root node: a YAML syntax error or an empty file is a ``PlantFileError``
+    /// (both plant and scenario files start with the required key `site`).
+    func root(yaml: String) throws(PlantFileError) -> Node {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch {
+            throw yamlError(error)
+        }
+        guard let root else {
+            throw PlantFileError(file: fileName, line: 1, key: "site", problem: "the file is empty; missing key 'site'")
+        }
+        return root
     }
 
     func yamlError(_ error: any Error) -> PlantFileError {
