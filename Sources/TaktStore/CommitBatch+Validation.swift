@@ -6,6 +6,10 @@ extension CommitBatch {
     func validateForStore() throws(StoreError) {
         for u in updates { try u.validateForStore() }
         guard journalOffset >= 0 else { throw .invalidUpdate("journal offset \(journalOffset) < 0") }
+        if let fence {
+            guard !fence.owner.isEmpty, !fence.leases.isEmpty else { throw .invalidUpdate("a fence needs an owner and leases") }
+            guard Set(fence.leases.map(\.line)).count == fence.leases.count else { throw .invalidUpdate("a fence names a line twice") }
+        }
     }
 }
 

@@ -106,6 +106,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// another process holds a lock, an I/O error. Nothing was written; the same call may be
     /// retried once the operator has cleared the fault.
     case unavailable(String)
+    /// A fenced commit (``CommitBatch/fence``) whose daemon no longer holds a lease it names:
+    /// nothing was written; the daemon must give its lines up and start again from the store.
+    case fenced(String)
 
     public var description: String {
         switch self {
@@ -118,6 +121,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .corrupt(let what): return "store is damaged: \(what)"
         case .database(let message): return "database error: \(message)"
         case .unavailable(let message): return "store unavailable: \(message)"
+        case .fenced(let message): return "commit refused, lease lost: \(message)"
         }
     }
 }

@@ -132,11 +132,18 @@ public struct CommitBatch: Sendable {
     public var sites: [SiteCounters]
     /// Byte offset in the journal just past the last message this batch reflects.
     public var journalOffset: Int64
+    /// Set when several daemons share the store (line leases): the store applies the batch
+    /// only if this daemon still holds every listed lease at its epoch, and then treats `sites`
+    /// as **increments** since the daemon's previous commit (the horizon as a maximum) instead
+    /// of totals, and leaves `journalOffset` alone (no daemon's journal is the store's).
+    public var fence: CommitFence?
 
-    public init(updates: [WindowUpdate] = [], stations: [StationSnapshot] = [], sites: [SiteCounters] = [], journalOffset: Int64) {
+    public init(updates: [WindowUpdate] = [], stations: [StationSnapshot] = [], sites: [SiteCounters] = [], journalOffset: Int64,
+                fence: CommitFence? = nil) {
         self.updates = updates
         self.stations = stations
         self.sites = sites
         self.journalOffset = journalOffset
+        self.fence = fence
     }
 }

@@ -35,7 +35,9 @@ extension PostgresRollupStore {
         while true {
             try Task.checkCancellation()
             do {
-                let stored = try await client.checkedQuery("SELECT commit_token FROM journal_state WHERE id = 1", logger: logger).first?.decode(UUID?.self)
+                let query: PostgresQuery = plan.fence.map { "SELECT commit_token FROM lease_member WHERE owner = \($0.owner)" }
+                    ?? "SELECT commit_token FROM journal_state WHERE id = 1"
+                let stored = try await client.checkedQuery(query, logger: logger).first?.decode(UUID?.self)
                 guard stored == token else {
                     throw StoreError.unavailable("the commit was not applied (connection lost: \(Self.storeError(error)))")
                 }
@@ -57,14 +59,23 @@ extension PostgresRollupStore {
                           fault: CommitFault? = nil) async throws -> [StoredWindow] {
         try await connection.checkedQuery("BEGIN", logger: logger)
         do {
+            // First, under share locks that a takeover must wait for until this commit ends.
+            if let fence = plan.fence { try await checkFence(fence, on: connection, logger: logger) }
             let merged = try await mergeWithStored(plan.deltas, on: connection, logger: logger)
             plan.lastMerged.withLock { $0 = merged }
             try await upsert(merged, on: connection, logger: logger)
             try await writeSnapshots(plan, on: connection, logger: logger)
-            try await writeSiteCounters(plan.sites, on: connection, logger: logger)
-            try await connection.checkedQuery("""
-                UPDATE journal_state SET offset_bytes = \(plan.journalOffset), commit_token = \(token) WHERE id = 1
-                """, logger: logger)
+            if let fence = plan.fence {
+                try await addSiteCounters(plan.sites, on: connection, logger: logger)
+                try await connection.checkedQuery("""
+                    UPDATE lease_member SET commit_token = \(token) WHERE owner = \(fence.owner)
+                    """, logger: logger)
+            } else {
+                try await writeSiteCounters(plan.sites, on: connection, logger: logger)
+                try await connection.checkedQuery("""
+                    UPDATE journal_state SET offset_bytes = \(plan.journalOffset), commit_token = \(token) WHERE id = 1
+                    """, logger: logger)
+            }
             try await fault?(.beforeCommitStatement)
             try await connection.checkedQuery("COMMIT", logger: logger)
             try await fault?(.afterCommitStatement)
@@ -186,6 +197,24 @@ extension PostgresRollupStore {
             """, logger: logger)
     }
 
+    /// Site counters of a fenced commit: increments since the daemon's previous commit, added
+    /// to the stored totals (several daemons count into one site); the horizon only rises.
+    static func addSiteCounters(_ sites: [SiteCounters], on connection: PostgresConnection, logger: Logger) async throws {
+        guard !sites.isEmpty else { return }
+        try await connection.checkedQuery("""
+            INSERT INTO site_counters (site, horizon_ms, accepted, duplicates, dead_letters, missing)
+            SELECT * FROM unnest(\(sites.map(\.site))::text[], \(sites.map(\.horizon))::bigint[],
+                                 \(sites.map(\.accepted))::bigint[], \(sites.map(\.duplicates))::bigint[],
+                                 \(sites.map(\.deadLetters))::bigint[], \(sites.map(\.missing))::bigint[])
+            ON CONFLICT (site) DO UPDATE SET
+                horizon_ms = GREATEST(site_counters.horizon_ms, excluded.horizon_ms),
+                accepted = site_counters.accepted + excluded.accepted,
+                duplicates = site_counters.duplicates + excluded.duplicates,
+                dead_letters = site_counters.dead_letters + excluded.dead_letters,
+                missing = site_counters.missing + excluded.missing
+            """, logger: logger)
+    }
+
     public func loadState() async throws -> StoreState {
         do {
             let offset = try await client.checkedQuery("SELECT offset_bytes FROM journal_state WHERE id = 1", logger: logger).first?.decode(Int64.self) ?? 0
@@ -236,6 +265,7 @@ final class CommitPlan: Sendable {
     let stations: [StationSnapshot]
     let sites: [SiteCounters]
     let journalOffset: Int64
+    let fence: CommitFence?
     /// What the last attempt computed (read back when its connection was lost after COMMIT).
     let lastMerged = Mutex<[StoredWindow]>([])
 
@@ -270,13 +300,25 @@ final class CommitPlan: Sendable {
         var siteIndex: [String: Int] = [:]
         var sites: [SiteCounters] = []
         for c in batch.sites {
-            if let i = siteIndex[c.site] { sites[i] = c } else {
+            if let i = siteIndex[c.site] {
+                if batch.fence == nil {
+                    sites[i] = c
+                } else {
+                    // Increments: they add up; the horizon only rises.
+                    sites[i].horizon = max(sites[i].horizon, c.horizon)
+                    sites[i].accepted &+= c.accepted
+                    sites[i].duplicates &+= c.duplicates
+                    sites[i].deadLetters &+= c.deadLetters
+                    sites[i].missing &+= c.missing
+                }
+            } else {
                 siteIndex[c.site] = sites.count
                 sites.append(c)
             }
         }
         self.sites = sites
         journalOffset = batch.journalOffset
+        fence = batch.fence
     }
 }
 

@@ -80,6 +80,39 @@ extension PostgresRollupStore {
             )
             """,
         ]),
+        // Several daemons on one store (contract section 11): who is alive, who owns which line
+        // at which epoch (expiry on the database's clock), and a log of every lease that
+        // changed hands. A fenced commit's token lives on its owner's member row.
+        PostgresMigration(id: "v2", statements: [
+            """
+            CREATE TABLE lease_member (
+                owner text PRIMARY KEY,
+                expires_at timestamptz NOT NULL,
+                commit_token uuid
+            )
+            """,
+            """
+            CREATE TABLE line_lease (
+                site text NOT NULL,
+                line text NOT NULL,
+                owner text NOT NULL,
+                epoch bigint NOT NULL CHECK (epoch >= 1),
+                expires_at timestamptz NOT NULL,
+                PRIMARY KEY (site, line)
+            )
+            """,
+            """
+            CREATE TABLE line_lease_event (
+                id bigserial PRIMARY KEY,
+                at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                site text NOT NULL,
+                line text NOT NULL,
+                owner text NOT NULL,
+                epoch bigint NOT NULL,
+                kind text NOT NULL CHECK (kind IN ('acquired', 'released'))
+            )
+            """,
+        ]),
     ]
 
     /// The advisory lock key under which migrations run ('takt' in ASCII).

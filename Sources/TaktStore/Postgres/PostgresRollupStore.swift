@@ -35,6 +35,8 @@ public final class PostgresRollupStore: RollupStore {
     public static let statementTimeoutMs = 30_000
     /// Longest a statement waits for a row lock, ms.
     public static let lockTimeoutMs = 10_000
+    /// Longest a session may sit idle inside a transaction before the server ends it, ms.
+    public static let idleInTransactionTimeoutMs = 5_000
 
     /// Opens the store, creating and migrating its tables unless `readOnly`.
     ///
@@ -98,6 +100,9 @@ public final class PostgresRollupStore: RollupStore {
             ("application_name", applicationName),
             ("statement_timeout", String(statementTimeoutMs)),
             ("lock_timeout", String(lockTimeoutMs)),
+            // A daemon stopped (SIGSTOP) inside a commit must not hold its lease rows' locks,
+            // which a takeover waits for, longer than this.
+            ("idle_in_transaction_session_timeout", String(idleInTransactionTimeoutMs)),
             ("TimeZone", "UTC"),
         ]
         return c

@@ -5,6 +5,8 @@ import TaktCore
 extension SQLiteRollupStore {
     public func commit(_ batch: CommitBatch, returning: CommittedRows) async throws -> [WindowRow] {
         try batch.validateForStore()
+        // Leases live in the shared PostgreSQL store only (contract section 11).
+        guard batch.fence == nil else { throw StoreError.invalidUpdate("line leases need a PostgreSQL store") }
         // The batch's updates of one key, merged in batch order into one delta row (revision =
         // how many updates): one upsert per key that adds the deltas to whatever is stored — no
         // SELECT, and only the rows `returning` asks for are read back (RETURNING). Counts are
