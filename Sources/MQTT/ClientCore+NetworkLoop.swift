@@ -44,7 +44,11 @@ extension ClientCore {
         while rc == Int32(MOSQ_ERR_SUCCESS.rawValue) {
             let (stopping, connected) = state.withLock { ($0.lifecycle.isStopping, $0.lifecycle.isConnected) }
             if stopping {
-                disconnectAndDrain(handle)
+                if abandoned.load(ordering: .sequentiallyConsistent) {
+                    shutDownSocket(handle)
+                } else {
+                    disconnectAndDrain(handle)
+                }
                 break
             }
             rc = pollWakePipe.read >= 0 && connected ? pollOnce(handle) : mosquitto_loop(handle, 100, 1)
@@ -106,6 +110,11 @@ extension ClientCore {
             let rc = readBurst(handle)
             if rc != success { return rc }
         }
+        // Abandoned while the batch's handler ran: its PUBACKs must not go out.
+        if abandoned.load(ordering: .sequentiallyConsistent) {
+            shutDownSocket(handle)
+            return Int32(MOSQ_ERR_CONN_LOST.rawValue)
+        }
         if mosquitto_want_write(handle) {
             let rc = mosquitto_loop_write(handle, 1)
             if rc != success { return rc }
@@ -159,6 +168,12 @@ extension ClientCore {
             return mosquitto_connect(handle, broker.host, Int32(broker.port), Int32(c.keepAlive))
         }
         return mosquitto_reconnect(handle)
+    }
+
+    /// Ends the connection without writing anything queued (see `abandon()`).
+    private func shutDownSocket(_ handle: OpaquePointer) {
+        let sock = mosquitto_socket(handle)
+        if sock >= 0 { _ = shutdown(sock, Int32(SHUT_RDWR)) }
     }
 
     /// Sends DISCONNECT and runs the loop until it is written (at most ~1 s).
@@ -220,6 +235,8 @@ extension ClientCore {
             let payload = UnsafeRawBufferPointer(start: m.payload, count: m.payload == nil ? 0 : Int(max(0, m.payloadlen)))
             handler(MQTTReceivedMessage(topic: topic, payload: payload, qos: qos, retain: m.retain,
                                          acknowledgedAfterBatch: inBurst))
+            // Outside a burst `mosquitto_loop` writes this message's PUBACK next: not when abandoned.
+            if !inBurst, abandoned.load(ordering: .sequentiallyConsistent), let handle { shutDownSocket(handle) }
             if inBurst { errno = 0 }  // see readBurst
             return
         }

@@ -22,6 +22,9 @@ final class ClientCore: @unchecked Sendable {
     let pollWakePipe: (read: Int32, write: Int32)
     /// True while `readBurst` runs. Only the network thread reads and writes it.
     var inBurst = false
+    /// Set by `abandon()`: the network thread writes nothing more (no PUBACK, no DISCONNECT);
+    /// it shuts the socket down and ends.
+    let abandoned = Atomic<Bool>(false)
     /// The wait before the next connection attempt. Only the network thread reads and writes it.
     var backoff: Backoff
     /// The node of the next connection attempt. Only the network thread reads and writes it.
@@ -215,6 +218,15 @@ final class ClientCore: @unchecked Sendable {
         inbox.finish()
         wake.signal()
         kickPoll()
+    }
+
+    /// Closes without writing anything more on the connection: the PUBACKs of messages received
+    /// but not yet acknowledged are never sent, so the broker keeps those messages in the
+    /// session and delivers them again to whoever takes the session next. The network thread
+    /// shuts the socket down as soon as the message handler it is in (if any) returns.
+    func abandon() {
+        abandoned.store(true, ordering: .sequentiallyConsistent)
+        close()
     }
 
     /// `close()`, then waits until the network thread has sent DISCONNECT and ended (≤ ~1 s).

@@ -91,6 +91,14 @@ public final class MQTTClient: Sendable {
         core.close()
     }
 
+    /// Closes without acknowledging anything more: messages the handler received whose PUBACK
+    /// has not gone out yet stay unacknowledged (the broker delivers them again to the next
+    /// connection of this session), and no DISCONNECT is sent. For a consumer that acknowledges
+    /// only what it made durable elsewhere and must give the session up before it could.
+    public func abandon() {
+        core.abandon()
+    }
+
     /// `close()`, then waits until DISCONNECT is sent and the network thread has ended (≤ ~1 s).
     public func closeAndWait() async {
         await core.closeAndWait()

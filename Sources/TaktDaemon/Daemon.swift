@@ -24,8 +24,13 @@ public final class Daemon: Sendable {
     /// Held as long as the daemon exists (the process).
     let lock: DataDirectoryLock
     let store: any RollupStore
-    let journal: Journal
+    /// nil when the lines are shared (``openShared(settings:logger:store:lock:fence:)``).
+    let journal: Journal?
     let intake: Intake
+    /// Shared lines: the leases this daemon commits under, and the site counters its
+    /// aggregator was restored with (where the committed increments start).
+    let fence: CommitFence?
+    let siteBaseline: [SiteCounters]
     /// The journal offset the store had at start-up (where the replay begins).
     let committedOffset: Int64
     let started: String
@@ -60,8 +65,49 @@ public final class Daemon: Sendable {
                       committedOffset: saved.journalOffset)
     }
 
-    private init(settings: DaemonSettings, logger: Logger, lock: DataDirectoryLock, store: any RollupStore, journal: Journal,
-                 intake: Intake, committedOffset: Int64) {
+    /// One set of leased lines of a daemon that shares its store (contract section 11): the
+    /// aggregator restored from the store for those lines only (their dedup state and
+    /// timelines, as the previous owner committed them) and the sites' counters; no journal —
+    /// the line sessions acknowledge only what is committed. `store` and `lock` outlive it.
+    ///
+    /// - Parameter stateHorizons: the store's lease rows (each line's integrated state horizon).
+    static func openShared(settings: DaemonSettings, logger: Logger, store: any RollupStore, lock: DataDirectoryLock,
+                           fence: CommitFence, stateHorizons: [LeaseRow]) async throws -> Daemon {
+        var aggregator: Aggregator
+        do {
+            aggregator = try Aggregator(plants: settings.plants, settings: settings.aggregatorSettings)
+        } catch {
+            throw DaemonConfigurationError(error.description)
+        }
+        let saved = try await store.loadState()
+        let owned = Set(fence.leases.map(\.line))
+        let stations = saved.stations.filter { owned.contains(LineKey(site: $0.station.site, line: $0.station.line)) }
+        // A site's stored horizon is the newest event of any daemon; these lines' state time is
+        // in the store only up to where their previous holders integrated it. Restore from the
+        // lowest of those, then raise to the site's: the next drain fills the gap (state time
+        // is written as absolute values per window, so integrating a stretch again is harmless).
+        var integrated: [String: Int64] = [:]
+        for row in stateHorizons where owned.contains(row.line) {
+            integrated[row.line.site] = min(integrated[row.line.site] ?? .max, row.stateHorizonMs)
+        }
+        let sites = saved.sites.map { counters in
+            var c = counters
+            c.horizon = min(c.horizon, integrated[c.site] ?? 0)
+            return c
+        }
+        _ = try aggregator.restore(stations: stations, sites: sites)
+        let baseline = settings.plants.compactMap { aggregator.counters(site: $0.site) }
+        let intake = Intake(aggregator: aggregator, journal: nil, offset: 0, sites: settings.plants.map(\.site),
+                            commitMaxEvents: settings.configuration.commitMaxEvents, logger: logger)
+        intake.raiseHorizons(Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
+        return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: nil, intake: intake,
+                      committedOffset: 0, fence: fence, siteBaseline: baseline)
+    }
+
+    private init(settings: DaemonSettings, logger: Logger, lock: DataDirectoryLock, store: any RollupStore, journal: Journal?,
+                 intake: Intake, committedOffset: Int64, fence: CommitFence? = nil, siteBaseline: [SiteCounters] = []) {
+        self.fence = fence
+        self.siteBaseline = siteBaseline
         self.lock = lock
         self.settings = settings
         self.logger = logger
@@ -74,7 +120,19 @@ public final class Daemon: Sendable {
 
     /// The status message of this run (`online` or not).
     func status(online: Bool) -> StatusMessage {
-        StatusMessage(online: online, instance: settings.configuration.instance, version: taktVersion, started: started)
+        StatusMessage(online: online, instance: settings.configuration.instance, version: taktVersion, started: started,
+                      lines: fence.map { $0.leases.map(\.line.description) })
+    }
+
+    /// The persistent MQTT session of a leased line: its client id derives from site and line
+    /// only, so whichever daemon holds the lease resumes the same session and receives what
+    /// the previous holder never acknowledged.
+    private func lineSession(_ line: LineKey) -> LineSessionsService.Session {
+        let intake = self.intake
+        let client = MQTTClient(configuration: settings.mqtt(
+            clientID: LineSessionsService.clientID(line), cleanSession: false, will: nil,
+            messageHandler: { intake.receive($0) }, messageBatchEnded: { intake.batchEnded() }))
+        return LineSessionsService.Session(line: line, client: client)
     }
 
     /// The services of contract section 5's daemon, in dependency order (see the type's comment).
@@ -89,7 +147,8 @@ public final class Daemon: Sendable {
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
                                 slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
-                                deadLettersPerSecond: configuration.deadLettersPerSecond, logger: logger)
+                                deadLettersPerSecond: configuration.deadLettersPerSecond, fence: fence,
+                                siteBaseline: siteBaseline, logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -103,7 +162,7 @@ public final class Daemon: Sendable {
             PublisherService(publisher: publisher, status: onlineStatus, offline: status(online: false).bytes,
                              connected: publisherConnected, broker: settings.broker, logger: logger),
         ]
-        if case .interval(let ms) = configuration.journalFsync {
+        if let journal, case .interval(let ms) = configuration.journalFsync {
             services.append(JournalSyncService(journal: journal, interval: .milliseconds(ms)))
         }
         services.append(CommitterService(
@@ -117,9 +176,15 @@ public final class Daemon: Sendable {
                 linesPerSite: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0.lines.count) }),
                 maxRows: configuration.maxRows, status: { online }, logger: logger))
         }
-        services.append(IntakeService(
-            client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, status: onlineStatus,
-            replayed: replayed, logger: logger))
+        if let fence {
+            services.append(LineSessionsService(
+                sessions: fence.leases.map { lineSession($0.line) }, intake: intake, status: onlineStatus,
+                replayed: replayed, logger: logger))
+        } else {
+            services.append(IntakeService(
+                client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, status: onlineStatus,
+                replayed: replayed, logger: logger))
+        }
         return services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
     }
 }

@@ -327,6 +327,15 @@ public struct Aggregator: Sendable {
         return out
     }
 
+    /// Raises `site`'s horizon to `horizon` (epoch ms) when that is newer: another daemon that
+    /// shares the site (its other lines) committed newer events. The next drain extends state
+    /// time up to it, as an event of this daemon's would. Returns whether the horizon moved.
+    public mutating func raiseHorizon(site: String, to horizon: Int64) -> Bool {
+        guard let si = siteByID[site], horizon > sites[si].horizon else { return false }
+        sites[si].horizon = horizon
+        return true
+    }
+
     // MARK: - Helpers
 
     func siteCounters(_ si: Int) -> SiteCounters {

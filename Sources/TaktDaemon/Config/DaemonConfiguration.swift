@@ -54,6 +54,12 @@ public struct DaemonConfiguration: Sendable {
     public var maxRows = 10_000
     /// The most state changes one station's timeline holds within `max_age`.
     public var maxStateChanges = 20_000
+    /// Whether the plant's lines are shared with other daemons on the same PostgreSQL store
+    /// through line leases (contract section 11); nil: yes for a PostgreSQL store, no for SQLite.
+    public var sharedLines: Bool?
+    /// How long (ms) a line lease lasts without renewal; renewed every third of it. A dead
+    /// daemon's lines are taken over within about this plus one renewal round.
+    public var leaseTtlMs: Int64 = 15_000
 
     public init() {}
 
@@ -158,13 +164,28 @@ public struct DaemonConfiguration: Sendable {
                         throw fail("'max_past': \(error) (or 0 to switch the check off)")
                     }
                 }
+            case "shared_lines":
+                switch try text() {
+                case "true", "yes", "on": configuration.sharedLines = true
+                case "false", "no", "off": configuration.sharedLines = false
+                default: throw fail("'shared_lines' must be true or false")
+                }
+            case "lease_ttl":
+                let ms: Int64
+                do {
+                    ms = try ContractTime.durationMs(try text())
+                } catch {
+                    throw fail("'lease_ttl': \(error)")
+                }
+                guard (1_000...600_000).contains(ms) else { throw fail("'lease_ttl' must be between 1s and 10m") }
+                configuration.leaseTtlMs = ms
             case "max_rows": configuration.maxRows = try integer(1...10_000_000)
             case "max_state_changes": configuration.maxStateChanges = try integer(2...10_000_000)
             case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

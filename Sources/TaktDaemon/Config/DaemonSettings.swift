@@ -21,6 +21,9 @@ public struct DaemonSettings: Sendable {
     public let httpAddress: BindAddress?
     /// The directory of the journal (under the data directory).
     public let journalDirectory: URL
+    /// Lines shared with other daemons through leases in the PostgreSQL store (no journal; one
+    /// MQTT session per leased line; contract section 11).
+    public let sharesLines: Bool
 
     public init(_ configuration: DaemonConfiguration) throws(DaemonConfigurationError) {
         self.configuration = configuration
@@ -58,6 +61,17 @@ public struct DaemonSettings: Sendable {
         }
         httpAddress = configuration.http == "off" ? nil : try Self.bindAddress(configuration.http)
         journalDirectory = URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("journal")
+        let isPostgres: Bool
+        if case .postgres = store { isPostgres = true } else { isPostgres = false }
+        sharesLines = configuration.sharedLines ?? isPostgres
+        if sharesLines && !isPostgres {
+            throw DaemonConfigurationError("shared_lines: line leases need a PostgreSQL store (--store postgres://…)")
+        }
+    }
+
+    /// Every line of every plant, in byte order.
+    public var allLines: [LineKey] {
+        plants.flatMap { plant in plant.lines.map { LineKey(site: plant.site, line: $0.id) } }.sorted()
     }
 
     /// Settings of the aggregator (the bounds on what devices send).

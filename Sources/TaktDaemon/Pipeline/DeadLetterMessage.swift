@@ -36,6 +36,8 @@ struct StatusMessage: Encodable {
     var version: String
     /// ISO 8601 UTC time the daemon started.
     var started: String
+    /// Shared lines: the lines this daemon holds (`site/line`); absent otherwise.
+    var lines: [String]? = nil
 
     var bytes: [UInt8] {
         let encoder = JSONEncoder()

@@ -52,6 +52,12 @@ struct PendingCommit: Sendable {
 /// `maxQueued` drained batches wait, the network thread waits too at the end of its burst
 /// (``batchEnded()``), stops reading its socket, and the broker holds the messages (in the
 /// persistent session).
+///
+/// **Without a journal** (several daemons on PostgreSQL: no local disk may matter) the offsets
+/// count messages instead, and a network thread — there is one per leased line — returns from a
+/// burst (which lets its PUBACKs go out) only once the committer has committed every message of
+/// it (``committed(through:)``): what the broker sees acknowledged is in the store. A waiting
+/// thread makes the committer commit at once instead of at the end of the commit interval.
 final class Intake: @unchecked Sendable {
     static let droppedTopic = "$SYS/broker/publish/messages/dropped"
     private static let droppedTopicBytes = Array(droppedTopic.utf8)
@@ -66,7 +72,8 @@ final class Intake: @unchecked Sendable {
         case everything
     }
 
-    private let journal: Journal
+    /// nil: acknowledge after the commit instead (see the type's comment).
+    private let journal: Journal?
     private let logger: Logger
     private let commitMaxEvents: Int
     private let maxQueued: Int
@@ -89,6 +96,13 @@ final class Intake: @unchecked Sendable {
     private var firstPending = ContinuousClock.now
     private var lastDroppedCount: Int64?
     private var finished = false
+    /// Without a journal: the offset (message count) up to which the store has every message.
+    private var committedOffset: Int64
+    /// Without a journal: network threads waiting for a commit before their PUBACKs go out.
+    private var commitWaiters = 0
+    /// A site horizon was raised from outside (another daemon's lines): the windows it extends
+    /// need a drain even with no event pending.
+    private var horizonRaised = false
 
     /// - Parameters:
     ///   - offset: the journal offset the aggregator's state reflects (the store's, at start).
@@ -96,11 +110,12 @@ final class Intake: @unchecked Sendable {
     ///     waits too (≥ 1).
     ///   - maxWait: the longest the network thread waits for queue space at once (seconds;
     ///     keep it well below the keep-alive).
-    init(aggregator: Aggregator, journal: Journal, offset: Int64, sites: [String], commitMaxEvents: Int,
+    init(aggregator: Aggregator, journal: Journal?, offset: Int64, sites: [String], commitMaxEvents: Int,
          maxQueued: Int = 1, maxWait: TimeInterval = 5, logger: Logger) {
         self.aggregator = aggregator
         self.journal = journal
         self.offset = offset
+        self.committedOffset = offset
         self.sites = sites
         self.commitMaxEvents = max(1, commitMaxEvents)
         self.maxQueued = max(1, maxQueued)
@@ -115,6 +130,7 @@ final class Intake: @unchecked Sendable {
             if message.topic.elementsEqual(Intake.droppedTopicBytes) { noteBrokerDrops(message.payload) }
             return
         }
+        guard let journal else { return receiveAcknowledgingAfterCommit(message) }
         // Buffered when no PUBACK can go out before `batchEnded` writes the buffer (or when
         // there is no PUBACK: QoS 0); written at once otherwise.
         let deferWrite = message.acknowledgedAfterBatch || message.qos == .atMostOnce
@@ -129,6 +145,62 @@ final class Intake: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// ``receive(_:)`` without a journal: the offset counts messages; a QoS 1 message outside a
+    /// burst (its PUBACK goes out as soon as this returns) waits for its commit here.
+    private func receiveAcknowledgingAfterCommit(_ message: MQTTReceivedMessage) {
+        let now = Intake.nowMs()
+        condition.lock()
+        ingestLocked(topic: message.topic, payload: message.payload, endOffset: offset &+ 1, now: now)
+        if !message.acknowledgedAfterBatch && message.qos != .atMostOnce { waitForCommitLocked() }
+        condition.unlock()
+    }
+
+    /// Without a journal: waits (releasing the lock) until every message given to the aggregator
+    /// so far is committed, or the intake finishes (then the caller's connection was abandoned
+    /// first, so nothing uncommitted is acknowledged). No time limit: a store that stays away
+    /// holds the PUBACKs, and the broker ends the connection after its keep-alive and delivers
+    /// the messages again.
+    private func waitForCommitLocked() {
+        let target = offset
+        guard committedOffset < target else { return }
+        commitWaiters += 1
+        signal.raise()
+        while committedOffset < target && !finished {
+            condition.wait()
+        }
+        commitWaiters -= 1
+    }
+
+    /// The committer: every message up to `offset` is in the store (without a journal, this
+    /// releases the network threads waiting to acknowledge them).
+    func committed(through offset: Int64) {
+        condition.lock()
+        if offset > committedOffset {
+            committedOffset = offset
+            condition.broadcast()
+        }
+        condition.unlock()
+    }
+
+    /// Raises sites' horizons to what other daemons committed (epoch ms by site): state time of
+    /// this daemon's lines then runs up to the site's newest event, as one daemon's would.
+    func raiseHorizons(_ horizons: [String: Int64]) {
+        condition.lock()
+        var raised = false
+        for (site, horizon) in horizons where aggregator.raiseHorizon(site: site, to: horizon) {
+            raised = true
+        }
+        if raised {
+            if !hasPendingLocked { firstPending = .now }
+            horizonRaised = true
+            signal.raise()
+        }
+        condition.unlock()
+    }
+
+    /// Events or a raised horizon wait for a drain.
+    private var hasPendingLocked: Bool { pendingEvents > 0 || horizonRaised }
+
     /// The intake connection's `messageBatchEnded` (its network thread): the batch's journal
     /// records are written before any of its PUBACKs.
     ///
@@ -138,6 +210,12 @@ final class Intake: @unchecked Sendable {
     /// committer is stuck (a store or a publisher that hangs), and then again after the next
     /// burst. Between waits the queue can grow by one burst of messages.
     func batchEnded() {
+        guard let journal else {
+            condition.lock()
+            waitForCommitLocked()
+            condition.unlock()
+            return
+        }
         if !journal.writeBuffered() { journalFailed() }
         condition.lock()
         waitForQueueSpaceLocked()
@@ -159,7 +237,7 @@ final class Intake: @unchecked Sendable {
     /// Returning would acknowledge messages we could not keep. Die instead: the broker
     /// redelivers them to the next run, which replays the journal up to what was written.
     private func journalFailed() -> Never {
-        logger.critical("journal write failed (\(journal.failure ?? "unknown")); exiting without acknowledging")
+        logger.critical("journal write failed (\(journal?.failure ?? "unknown")); exiting without acknowledging")
         _exit(70)
     }
 
@@ -188,8 +266,9 @@ final class Intake: @unchecked Sendable {
         case .queued:
             return nil
         case .due(let interval):
-            guard pendingEvents > 0, ContinuousClock.now - lastDrain >= interval else { return nil }
-            let pending = drainLocked(dueAt: max(lastDrain + interval, firstPending))
+            guard hasPendingLocked, commitWaiters > 0 || ContinuousClock.now - lastDrain >= interval else { return nil }
+            // A network thread waiting to acknowledge makes the batch due now.
+            let pending = drainLocked(dueAt: commitWaiters > 0 ? .now : max(lastDrain + interval, firstPending))
             return pending.isEmpty ? nil : pending
         case .everything:
             break
@@ -203,7 +282,8 @@ final class Intake: @unchecked Sendable {
     func drainDeadline(interval: Duration) -> ContinuousClock.Instant? {
         condition.lock()
         defer { condition.unlock() }
-        return queue.isEmpty && pendingEvents > 0 ? lastDrain + interval : nil
+        guard queue.isEmpty && hasPendingLocked else { return nil }
+        return commitWaiters > 0 ? .now : lastDrain + interval
     }
 
     /// Called when the committer stops taking batches (the intake is closing, or a commit
@@ -258,11 +338,12 @@ final class Intake: @unchecked Sendable {
 
     private func drainLocked(dueAt: ContinuousClock.Instant) -> PendingCommit {
         // The batch's offset must be in the file before the store can record it.
-        if !journal.writeBuffered() { journalFailed() }
+        if let journal, !journal.writeBuffered() { journalFailed() }
         let pending = PendingCommit(batch: aggregator.drainCommit(journalOffset: offset), deadLetters: deadLetters,
                                     events: pendingEvents, dueAt: dueAt)
         deadLetters = []
         pendingEvents = 0
+        horizonRaised = false
         lastDrain = .now
         return pending
     }

@@ -14,8 +14,13 @@ import TaktStore
 actor Pipeline {
     private let intake: Intake
     private let store: any RollupStore
-    private let journal: Journal
+    /// nil when the daemon shares the store with others (no local journal; see ``Intake``).
+    private let journal: Journal?
     private let publisher: MQTTClient
+    /// Several daemons on one store: the leases every commit is fenced with, and the site
+    /// counters as last committed (commits then carry increments since those).
+    private let fence: CommitFence?
+    private var committedSites: [String: SiteCounters]
     private let logger: Logger
     /// `1m` rows whose window ended this long (ms) before the oldest site horizon are deleted.
     private let minuteRetentionMs: Int64
@@ -34,9 +39,15 @@ actor Pipeline {
     private let deadLetterRate: Double
     private var deadLetterRefill = ContinuousClock.now
 
-    init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
+    /// - Parameters:
+    ///   - fence: set when several daemons share the store: every commit is fenced with it, and
+    ///     `siteBaseline` (the aggregator's counters when it was restored) is where the site
+    ///     counters' increments start.
+    init(intake: Intake, store: any RollupStore, journal: Journal?, publisher: MQTTClient,
          minuteRetentionMs: Int64, slowCommit: Duration, committedOffset: Int64, deadLettersPerSecond: Int = 100,
-         logger: Logger) {
+         fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [], logger: Logger) {
+        self.fence = fence
+        self.committedSites = Dictionary(siteBaseline.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
         self.intake = intake
         self.committedOffset = committedOffset
         self.deadLetterRate = Double(max(1, deadLettersPerSecond))
@@ -59,7 +70,8 @@ actor Pipeline {
     /// Writes one batch in one store transaction, drops the journal segments it covers, and
     /// publishes its dead letters and the rows that changed.
     private func commit(_ pending: PendingCommit) async throws {
-        let batch = pending.batch
+        var batch = pending.batch
+        if let fence { fenceAndCountIncrements(&batch, fence) }
         // Before the commit that counts them: a crash in between replays their messages, and the
         // replay publishes them again (at least once).
         for letter in pending.deadLetters {
@@ -76,16 +88,30 @@ actor Pipeline {
         if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty || batch.journalOffset != committedOffset {
             rows = try await commitRetrying(batch)
             committedOffset = batch.journalOffset
+            for site in pending.batch.sites { committedSites[site.site] = site }
+            intake.committed(through: batch.journalOffset)
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
             statistics.committed(delay: delay)
             if delay > slowCommit {
                 logger.notice("slow commit: due \(delay) ago; waited \(takenAt - pending.dueAt) to start, store \(committedAt - takenAt); \(pending.events) messages, \(batch.updates.count) rows")
             }
-            journal.release(before: batch.journalOffset)
+            journal?.release(before: batch.journalOffset)
         }
         try await publish(rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
+    }
+
+    /// A shared store's commit: fenced with this daemon's leases, its site counters the
+    /// increments since the last commit (the horizon as is: the store keeps the larger).
+    private func fenceAndCountIncrements(_ batch: inout CommitBatch, _ fence: CommitFence) {
+        batch.fence = fence
+        batch.sites = batch.sites.map { total in
+            let last = committedSites[total.site] ?? SiteCounters(site: total.site)
+            return SiteCounters(site: total.site, horizon: total.horizon,
+                                accepted: total.accepted &- last.accepted, duplicates: total.duplicates &- last.duplicates,
+                                deadLetters: total.deadLetters &- last.deadLetters, missing: total.missing &- last.missing)
+        }
     }
 
     /// Commits `batch`, retrying while the store is ``StoreError/unavailable(_:)`` (disk full or
@@ -102,6 +128,11 @@ actor Pipeline {
                 let rows = try await store.commit(batch, returning: .outputStations)
                 if attempts > 0 { logger.notice("store available again: committed after \(attempts) failed attempts") }
                 return rows
+            } catch StoreError.fenced(let why) {
+                // Another daemon holds a line now: nothing of this batch may be written, and
+                // the messages it covers were never acknowledged. Give the lines up.
+                logger.warning("commit refused, a lease was lost: \(why)")
+                throw LeaseLost(reason: why)
             } catch let error as StoreError {
                 guard case .unavailable = error, !shuttingDown else {
                     logger.critical("commit failed, stopping so that a restart replays the journal: \(error)")
@@ -190,6 +221,13 @@ actor Pipeline {
             logger.warning("publisher closed: committing the rest without publishing metrics or dead letters")
         }
     }
+}
+
+/// A fenced commit was refused: this daemon no longer holds a line it committed for. The
+/// daemon's current set of lines ends (nothing more acknowledged) and starts again from the store.
+struct LeaseLost: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { "lease lost: \(reason)" }
 }
 
 /// The committer's counters, updated by the ``Pipeline`` and read by `/metrics` from any thread.

@@ -15,7 +15,9 @@ import TaktCore
 struct CommitterService: Service {
     let pipeline: Pipeline
     let intake: Intake
-    let journal: Journal
+    /// nil when several daemons share the store: nothing to replay (the broker delivers again
+    /// what was never acknowledged).
+    let journal: Journal?
     let publisher: MQTTClient
     /// The store's journal offset at start-up.
     let replayFrom: Int64
@@ -33,7 +35,7 @@ struct CommitterService: Service {
                 } catch is CancellationError {
                     return  // shut down before the broker was reached: the journal waits for the next start
                 }
-                try await replay()
+                if let journal { try await replay(journal) }
                 guard !Task.isShuttingDownGracefully else { return }
                 replayed.open()
                 while !Task.isShuttingDownGracefully {
@@ -46,7 +48,10 @@ struct CommitterService: Service {
                 intake.signal.raise()
             }
         } catch {
-            intake.finish()  // never leave the network thread waiting for queue space
+            // Never leave the network thread waiting for queue space. Without a journal the
+            // waiting threads hold unacknowledged messages: only the line sessions, once
+            // abandoned, may let them go (LineSessionsService).
+            if journal != nil { intake.finish() }
             throw error
         }
         // The intake service has closed its connection (it stops first); whatever it read is
@@ -54,14 +59,14 @@ struct CommitterService: Service {
         intake.finish()
         try await pipeline.commitReady(.everything)
         await pipeline.pruneMinuteRows()
-        journal.flush()
+        journal?.flush()
         logger.info("committer stopped after \(pipeline.statistics.snapshot.commits) commits")
     }
 
     /// Replays the journal past the store's offset, committing as it goes; stops early at a
     /// graceful shutdown (what is committed is consistent: each commit carries its offset).
     /// Reads one segment at a time; damaged stretches are skipped, logged and counted.
-    private func replay() async throws {
+    private func replay(_ journal: Journal) async throws {
         var reader = try journal.reader(from: replayFrom)
         let now = Intake.nowMs()
         var replayed = 0

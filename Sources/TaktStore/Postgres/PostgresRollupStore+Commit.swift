@@ -67,6 +67,7 @@ extension PostgresRollupStore {
             try await writeSnapshots(plan, on: connection, logger: logger)
             if let fence = plan.fence {
                 try await addSiteCounters(plan.sites, on: connection, logger: logger)
+                try await recordStateHorizons(plan.sites, fence: fence, on: connection, logger: logger)
                 try await connection.checkedQuery("""
                     UPDATE lease_member SET commit_token = \(token) WHERE owner = \(fence.owner)
                     """, logger: logger)

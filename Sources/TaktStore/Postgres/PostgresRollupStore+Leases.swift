@@ -10,6 +10,8 @@ public struct LeaseRow: Sendable, Equatable {
     public var epoch: Int64
     /// Milliseconds until the lease lapses, on the database's clock (negative: lapsed).
     public var expiresInMs: Int64
+    /// The site horizon (epoch ms) up to which the line's state time is in the store.
+    public var stateHorizonMs: Int64
 }
 
 /// One row of `line_lease_event`: a lease that changed hands.
@@ -150,11 +152,12 @@ extension PostgresRollupStore {
             var rows: [LeaseRow] = []
             for row in try await self.client.checkedQuery("""
                 SELECT site, line, owner, epoch,
-                       (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint
+                       (extract(epoch FROM expires_at - clock_timestamp()) * 1000)::bigint, state_horizon_ms
                 FROM line_lease ORDER BY site COLLATE "C", line COLLATE "C"
                 """, logger: self.logger) {
-                let (site, line, owner, epoch, left) = try row.decode((String, String, String, Int64, Int64).self)
-                rows.append(LeaseRow(line: LineKey(site: site, line: line), owner: owner, epoch: epoch, expiresInMs: left))
+                let (site, line, owner, epoch, left, horizon) = try row.decode((String, String, String, Int64, Int64, Int64).self)
+                rows.append(LeaseRow(line: LineKey(site: site, line: line), owner: owner, epoch: epoch, expiresInMs: left,
+                                     stateHorizonMs: horizon))
             }
             return rows
         }
@@ -197,6 +200,20 @@ extension PostgresRollupStore {
             let lost = l.filter { !kept.contains($0.line) }.map(\.description).joined(separator: ", ")
             throw StoreError.fenced("\(fence.owner) no longer holds \(lost)")
         }
+    }
+
+    /// Inside a fenced commit: the fence's lines have their state time in the store up to their
+    /// site's horizon of this batch (a drain integrates every held station up to it).
+    static func recordStateHorizons(_ sites: [SiteCounters], fence: CommitFence, on connection: PostgresConnection,
+                                    logger: Logger) async throws {
+        guard !sites.isEmpty else { return }
+        let l = fence.leases
+        try await connection.checkedQuery("""
+            UPDATE line_lease l SET state_horizon_ms = GREATEST(l.state_horizon_ms, h.horizon)
+            FROM unnest(\(l.map(\.line.site))::text[], \(l.map(\.line.line))::text[]) AS f(site, line)
+            JOIN unnest(\(sites.map(\.site))::text[], \(sites.map(\.horizon))::bigint[]) AS h(site, horizon) ON h.site = f.site
+            WHERE l.site = f.site AND l.line = f.line AND l.owner = \(fence.owner)
+            """, logger: logger)
     }
 
     /// Runs a lease statement, mapping errors to ``StoreError``.

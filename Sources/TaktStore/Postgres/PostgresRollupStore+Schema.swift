@@ -98,6 +98,9 @@ extension PostgresRollupStore {
                 owner text NOT NULL,
                 epoch bigint NOT NULL CHECK (epoch >= 1),
                 expires_at timestamptz NOT NULL,
+                -- The site horizon (epoch ms) up to which the line's state time is in the store:
+                -- where the line's next holder resumes integrating state time.
+                state_horizon_ms bigint NOT NULL DEFAULT 0,
                 PRIMARY KEY (site, line)
             )
             """,
@@ -121,8 +124,11 @@ extension PostgresRollupStore {
     /// Creates the migrations table and applies every migration not applied yet, each in its own
     /// transaction, under a transaction-level advisory lock (concurrent daemons migrate once).
     static func migrate(_ client: PostgresClient, location: StoreURL.PostgresLocation, logger: Logger) async throws {
-        try await client.withConnection { connection in
-            _ = try await connection.checkedQuery("""
+        // Under the lock too: two daemons' concurrent CREATE TABLE IF NOT EXISTS can both try to
+        // create it (a unique-key error from the catalogue).
+        try await client.checkedTransaction(logger: logger) { connection in
+            try await connection.checkedQuery("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
+            try await connection.checkedQuery("""
                 CREATE TABLE IF NOT EXISTS takt_migrations (
                     id text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
                 """, logger: logger)
