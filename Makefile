@@ -7,7 +7,7 @@
 SHELL := /bin/bash
 SWIFT ?= swift
 
-.PHONY: deps build test lint release demo bench fuzz clean
+.PHONY: deps build test lint release demo demo-ha bench bench-shared fuzz clean
 
 deps:
 	@scripts/install-deps.sh
@@ -36,6 +36,15 @@ demo:
 # Release build in its own scratch path (.build-bench), broker on loopback; medians of RUNS=3.
 bench: deps
 	@scripts/bench.sh
+	@scripts/bench-shared.sh
+
+# One PostgreSQL daemon against the SQLite one, and 1, 2, 3 daemons sharing lines (issue 12).
+bench-shared: deps
+	@scripts/bench-shared.sh
+
+# Three daemons on one local PostgreSQL, one killed and restarted mid-run; prints the plan.
+demo-ha:
+	@scripts/demo-ha.sh
 
 # The stateful fuzzer (issue 11): a release takt-fuzz in its own scratch path (.build-fuzz), built
 # under the shared build lock; fixed seeds, so a run is reproducible and a failure names a case
