@@ -17,11 +17,14 @@ DAYS=${DAYS:-2}
 WALL_SECONDS=${WALL_SECONDS:-60}
 TARGET_GWH=${TARGET_GWH:-55}
 OUT=${OUT:-demo-ha-out}
-BIN=.build/release
+BIN=${BIN:-}  # a folder of already built binaries (skips the release build)
 
 TAKT_NO_CHROMIUM=1 scripts/install-deps.sh
-echo "demo-ha: building release binaries (the first build takes a few minutes)…" >&2
-swift build -c release 2>&1 | grep -E "error|Build complete" | grep -vE "^\[" || true
+if [ -z "$BIN" ]; then
+  BIN=.build/release
+  echo "demo-ha: building release binaries (the first build takes a few minutes)…" >&2
+  swift build -c release 2>&1 | grep -E "error|Build complete" | grep -vE "^\[" || true
+fi
 [ -x "$BIN/taktd" ] && [ -x "$BIN/takt-sim" ] && [ -x "$BIN/takt" ] || { echo "demo-ha: build failed" >&2; exit 1; }
 
 rm -rf "$OUT"

@@ -120,6 +120,43 @@ struct MessageHandlerTests {
         #expect(log().contains("Received PUBACK from handler"), "no PUBACK after the batch ended")
     }
 
+    @Test("abandon() while a batch is held: its PUBACKs never go out, and the session's next connection receives the messages again")
+    func abandonWithholdsPubacks() async throws {
+        let broker = try await MosquittoBroker.start(.init(extraConfig: ["log_type debug"]))
+        defer { broker.stop() }
+        let seen = Seen()
+        let gate = DispatchSemaphore(value: 0)
+        let holding = Mutex(false)
+        let subscriber = try Self.handlerClient(broker, seen: seen, batchEnded: {
+            if seen.count > 0 && !holding.withLock({ $0 }) {
+                holding.withLock { $0 = true }
+                gate.wait()
+            }
+        })
+        let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
+        defer { gate.signal(); subscriber.close(); publisher.close() }
+        try await subscriber.connect()
+        try await subscriber.subscribe("abandon/#", qos: .atLeastOnce)
+        try await publisher.connect()
+        for i in 0..<3 { try await publisher.publishAndWait(topic: "abandon/\(i)", payload: [UInt8(i)], qos: .atLeastOnce) }
+        try await seen.waitFor(1)
+        #expect(holding.withLock { $0 })
+        // The holder gives the session up before the batch ends: nothing of it may be acknowledged.
+        subscriber.abandon()
+        gate.signal()
+        await subscriber.closeAndWait()
+        func log() -> String { (try? String(contentsOf: broker.logFile, encoding: .utf8)) ?? "" }
+        #expect(!log().contains("Received PUBACK from handler"), "an abandoned batch was acknowledged")
+        #expect(!log().contains("Received DISCONNECT from handler"), "an abandoned connection sent DISCONNECT")
+        // The same session again: the broker delivers what was never acknowledged.
+        let again = Seen()
+        let next = try Self.handlerClient(broker, seen: again)
+        defer { next.close() }
+        try await next.connect()
+        try await again.waitFor(3)
+        #expect(Set(again.state.withLock { $0.messages.map(\.topic) }) == ["abandon/0", "abandon/1", "abandon/2"])
+    }
+
     @Test("a persistent session's backlog of 5,000 QoS 1 messages is read in bursts, not one message per poll")
     func backlogInBursts() async throws {
         let broker = try await MosquittoBroker.start()

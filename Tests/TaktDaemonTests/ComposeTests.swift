@@ -88,7 +88,7 @@ struct ComposeTests {
                      "./secrets/server.key:/mosquitto/certs/server.key:"] {
             #expect(volumes.contains(file), "the broker does not mount \(file)")
         }
-        for name in ["taktd", "takt-sim"] {
+        for name in ["taktd", "taktd-b", "takt-sim"] {
             let command = try #require((services[name] as? [String: Any])?["command"] as? [String])
             let url = try #require(command.firstIndex(of: "--broker").map { command[$0 + 1] })
             #expect(url.hasPrefix("mqtts://"), "\(name) connects with \(url)")
@@ -96,6 +96,24 @@ struct ComposeTests {
         let sim = try #require((services["takt-sim"] as? [String: Any])?["command"] as? [String])
         #expect(sim.contains("--username") && sim.contains("--password-file") && sim.contains("--ca-file"))
         #expect(!sim.contains("--password"), "takt-sim's password belongs in a file, not on its command line")
+    }
+
+    @Test("two daemons share the lines: one PostgreSQL store, the same plant, their own names and data volumes")
+    func twoDaemonsShareOneStore() throws {
+        let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
+        let root = try #require(try Yams.load(yaml: text) as? [String: Any])
+        let services = try #require(root["services"] as? [String: Any])
+        #expect(services["postgres"] != nil)
+        func option(_ service: String, _ flag: String) throws -> String? {
+            let command = try #require((services[service] as? [String: Any])?["command"] as? [String])
+            return command.firstIndex(of: flag).map { command[$0 + 1] }
+        }
+        let store = try option("taktd", "--store")
+        #expect(store?.hasPrefix("postgres://") == true && store?.contains("@postgres:") == true)
+        #expect(try option("taktd-b", "--store") == store && option("taktd-b", "--plant") == option("taktd", "--plant"))
+        #expect(try option("taktd-b", "--instance") != option("taktd", "--instance"))
+        let volumes = { (name: String) in ((services[name] as? [String: Any])?["volumes"] as? [String] ?? []).filter { $0.hasSuffix(":/var/lib/takt") } }
+        #expect(volumes("taktd").count == 1 && volumes("taktd-b").count == 1 && volumes("taktd") != volumes("taktd-b"))
     }
 
     @Test("the broker's command rewrites exactly the listener of Config/mosquitto-secure.conf to the container's network")

@@ -53,39 +53,60 @@ public final class SharedLinesDaemon: Service, Sendable {
         self.lines = settings.allLines
     }
 
+    /// The leases held, shared by the round loop and the renewer.
+    final class Holdings: Sendable {
+        struct State {
+            /// Leases held (renewed by the renewer, changed by the round loop).
+            var held: [LineLease] = []
+            /// Leases the renewer found lost since the round loop last looked.
+            var lost: [LineLease] = []
+            /// When every lease held was last renewed.
+            var renewedAt = ContinuousClock.now
+        }
+        let state = Mutex(State())
+    }
+
     public func run() async throws {
         let ttlMs = settings.configuration.leaseTtlMs
         let ttl = Duration.milliseconds(ttlMs)
-        var held: [LineLease] = []
+        let holdings = Holdings()
         var generation: Generation?
-        var renewedAt = ContinuousClock.now
         logger.info("sharing \(lines.count) lines through leases (lease_ttl \(ttlMs) ms)")
+        try await store.heartbeat(owner: owner, ttlMs: ttlMs)
+        // Renewals never wait for the round loop, which may be stopping a generation (a final
+        // commit) for a while.
+        let renewer = Task { await self.renew(holdings, ttlMs: ttlMs) }
+        defer { renewer.cancel() }
         while !Task.isShuttingDownGracefully {
             do {
-                try await store.heartbeat(owner: owner, ttlMs: ttlMs)
-                if !held.isEmpty {
-                    let kept = try await store.renew(owner: owner, leases: held, ttlMs: ttlMs)
-                    if kept != held {
-                        let lost = held.filter { !kept.contains($0) }
-                        logger.warning("leases lost (lapsed or taken over): \(lost.map(\.description).joined(separator: ", "))")
-                        await generation?.stop(logger: logger)
-                        generation = nil
-                        held = kept
-                    }
+                let (lost, held, renewedAt) = holdings.state.withLock { s in
+                    defer { s.lost = [] }
+                    return (s.lost, s.held, s.renewedAt)
                 }
-                renewedAt = .now
+                if !lost.isEmpty {
+                    logger.warning("leases lost (lapsed or taken over): \(lost.map(\.description).joined(separator: ", "))")
+                    await generation?.stop(logger: logger)
+                    generation = nil
+                } else if !held.isEmpty && ContinuousClock.now - renewedAt >= ttl {
+                    // Not renewed for a TTL (the store is away): another daemon may hold them.
+                    logger.warning("leases not renewed within lease_ttl: giving every line up")
+                    await generation?.stop(logger: logger)
+                    generation = nil
+                    holdings.state.withLock { $0.held = [] }
+                }
                 let members = try await store.liveMembers()
                 let quota = LineBalance.quota(lines: lines.count, members: members, me: owner)
                 let leaseRows = try await store.leases()
-                let lapsed = Set(leaseRows.filter { $0.expiresInMs > 0 }.map(\.line))
-                let free = lines.filter { !lapsed.contains($0) }
-                let plan = LineBalance.plan(held: held.map(\.line), free: free, quota: quota, me: owner)
+                let taken = Set(leaseRows.filter { $0.expiresInMs > 0 }.map(\.line))
+                let current = holdings.state.withLock { $0.held }
+                let plan = LineBalance.plan(held: current.map(\.line), free: lines.filter { !taken.contains($0) },
+                                            quota: quota, me: owner)
                 if !plan.release.isEmpty {
                     await generation?.stop(logger: logger)
                     generation = nil
-                    let giving = held.filter { plan.release.contains($0.line) }
+                    let giving = current.filter { plan.release.contains($0.line) }
+                    holdings.state.withLock { $0.held.removeAll { plan.release.contains($0.line) } }
                     try await store.release(owner: owner, leases: giving)
-                    held.removeAll { plan.release.contains($0.line) }
                     logger.info("released \(giving.map(\.description).joined(separator: ", ")) (quota \(quota) of \(lines.count) lines, \(members.count) daemons)")
                 } else if !plan.take.isEmpty {
                     let granted = try await store.acquire(owner: owner, lines: plan.take, ttlMs: ttlMs)
@@ -93,20 +114,17 @@ public final class SharedLinesDaemon: Service, Sendable {
                         logger.info("acquired \(granted.map(\.description).joined(separator: ", ")) (quota \(quota) of \(lines.count) lines, \(members.count) daemons)")
                         await generation?.stop(logger: logger)
                         generation = nil
-                        held = (held + granted).sorted { $0.line < $1.line }
+                        holdings.state.withLock { s in
+                            if s.held.isEmpty { s.renewedAt = .now }  // fresh leases: a full TTL from now
+                            s.held = (s.held + granted).sorted { $0.line < $1.line }
+                        }
                     }
                 }
                 if let generation { generation.daemon.intake.raiseHorizons(try await store.siteHorizons()) }
             } catch let error as StoreError {
                 logger.error("lease round failed: \(error)")
-                if !held.isEmpty && ContinuousClock.now - renewedAt >= ttl {
-                    // The leases lapsed unrenewed: another daemon may hold the lines now.
-                    logger.warning("leases not renewed within lease_ttl: giving every line up")
-                    await generation?.stop(logger: logger)
-                    generation = nil
-                    held = []
-                }
             }
+            let held = holdings.state.withLock { $0.lost.isEmpty ? $0.held : [] }
             if generation == nil && !held.isEmpty && !Task.isShuttingDownGracefully {
                 do {
                     generation = try await Generation.start(
@@ -116,7 +134,7 @@ public final class SharedLinesDaemon: Service, Sendable {
                     logger.error("cannot start the lines' pipeline (trying again next round): \(error)")
                 }
             }
-            // The next round, or earlier when the generation ends by itself.
+            // The next round, or earlier when the generation ends by itself or a lease is lost.
             let roundEnd = ContinuousClock.now + ttl / 3
             while ContinuousClock.now < roundEnd && !Task.isShuttingDownGracefully {
                 if let g = generation, g.hasEnded {
@@ -125,12 +143,16 @@ public final class SharedLinesDaemon: Service, Sendable {
                         store.close()
                         throw error
                     }
-                    break  // the next round renews and sees what is left
+                    break  // the next round sees what is left
                 }
-                try? await Task.sleep(for: .milliseconds(100))
+                if holdings.state.withLock({ !$0.lost.isEmpty }) { break }
+                try? await Task.sleep(for: .milliseconds(50))
             }
         }
         await generation?.stop(logger: logger)
+        renewer.cancel()
+        _ = await renewer.value
+        let held = holdings.state.withLock { $0.held }
         do {
             try await store.release(owner: owner, leases: held)
             try await store.leave(owner: owner)
@@ -139,6 +161,29 @@ public final class SharedLinesDaemon: Service, Sendable {
             logger.warning("could not release the leases at shutdown (they lapse after lease_ttl): \(error)")
         }
         store.close()
+    }
+
+    /// Every third of the TTL: the membership heartbeat and the renewal of every lease held.
+    /// Leases the store no longer renews (lapsed, or taken over) move to `lost`.
+    private func renew(_ holdings: Holdings, ttlMs: Int64) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(ttlMs / 3))
+            guard !Task.isCancelled else { return }
+            let asked = holdings.state.withLock { $0.held }
+            do {
+                try await store.heartbeat(owner: owner, ttlMs: ttlMs)
+                let kept = Set(try await store.renew(owner: owner, leases: asked, ttlMs: ttlMs))
+                holdings.state.withLock { s in
+                    // Only what is still held: the round loop may have released some meanwhile.
+                    let lost = s.held.filter { asked.contains($0) && !kept.contains($0) }
+                    s.held.removeAll { lost.contains($0) }
+                    s.lost += lost
+                    if lost.isEmpty { s.renewedAt = .now }
+                }
+            } catch {
+                logger.error("lease renewal failed: \(error)")
+            }
+        }
     }
 }
 

@@ -58,30 +58,43 @@ extension PostgresRollupStore {
 
     /// Takes the leases of those of `lines` that nobody holds or whose lease lapsed, for
     /// `ttlMs`; returns the leases granted (each with its new epoch) and logs them.
+    ///
+    /// The rows are locked `FOR UPDATE` first, which waits for every fenced commit in flight on
+    /// them (those hold `FOR KEY SHARE`): a commit that passed its fence check is ordered before
+    /// the next epoch. Renewals take weaker locks and never wait for commits.
     public func acquire(owner: String, lines: [LineKey], ttlMs: Int64) async throws -> [LineLease] {
         let wanted = Array(Set(lines)).sorted()
         guard !wanted.isEmpty else { return [] }
+        let logger = self.logger
         return try await run {
-            var granted: [LineLease] = []
-            for row in try await self.client.checkedQuery("""
-                WITH granted AS (
-                    INSERT INTO line_lease (site, line, owner, epoch, expires_at)
-                    SELECT site, line, \(owner), 1, clock_timestamp() + \(ttlMs) * interval '1 millisecond'
-                    FROM unnest(\(wanted.map(\.site))::text[], \(wanted.map(\.line))::text[]) AS w(site, line)
-                    ON CONFLICT (site, line) DO UPDATE SET
-                        owner = excluded.owner, epoch = line_lease.epoch + 1, expires_at = excluded.expires_at
-                        WHERE line_lease.expires_at <= clock_timestamp()
-                    RETURNING site, line, epoch
-                ), logged AS (
-                    INSERT INTO line_lease_event (site, line, owner, epoch, kind)
-                    SELECT site, line, \(owner), epoch, 'acquired' FROM granted
-                )
-                SELECT site, line, epoch FROM granted
-                """, logger: self.logger) {
-                let (site, line, epoch) = try row.decode((String, String, Int64).self)
-                granted.append(LineLease(line: LineKey(site: site, line: line), epoch: epoch))
+            try await self.client.checkedTransaction(logger: logger) { connection in
+                try await connection.checkedQuery("""
+                    SELECT 1 FROM line_lease l
+                    JOIN unnest(\(wanted.map(\.site))::text[], \(wanted.map(\.line))::text[]) AS w(site, line)
+                      ON l.site = w.site AND l.line = w.line
+                    FOR UPDATE OF l
+                    """, logger: logger)
+                var granted: [LineLease] = []
+                for row in try await connection.checkedQuery("""
+                    WITH granted AS (
+                        INSERT INTO line_lease (site, line, owner, epoch, expires_at)
+                        SELECT site, line, \(owner), 1, clock_timestamp() + \(ttlMs) * interval '1 millisecond'
+                        FROM unnest(\(wanted.map(\.site))::text[], \(wanted.map(\.line))::text[]) AS w(site, line)
+                        ON CONFLICT (site, line) DO UPDATE SET
+                            owner = excluded.owner, epoch = line_lease.epoch + 1, expires_at = excluded.expires_at
+                            WHERE line_lease.expires_at <= clock_timestamp()
+                        RETURNING site, line, epoch
+                    ), logged AS (
+                        INSERT INTO line_lease_event (site, line, owner, epoch, kind)
+                        SELECT site, line, \(owner), epoch, 'acquired' FROM granted
+                    )
+                    SELECT site, line, epoch FROM granted
+                    """, logger: logger).collect() {
+                    let (site, line, epoch) = try row.decode((String, String, Int64).self)
+                    granted.append(LineLease(line: LineKey(site: site, line: line), epoch: epoch))
+                }
+                return granted.sorted { $0.line < $1.line }
             }
-            return granted.sorted { $0.line < $1.line }
         }
     }
 
@@ -179,9 +192,10 @@ extension PostgresRollupStore {
     }
 
     /// Inside a commit's transaction: every lease of `fence` must be held by its owner at its
-    /// epoch and not lapsed. The rows stay share-locked until the transaction ends, so a
-    /// takeover (an update of the row) waits for this commit: a commit that passed the check is
-    /// ordered before the next owner's epoch. Throws ``StoreError/fenced(_:)`` otherwise.
+    /// epoch and not lapsed. The rows stay locked `FOR KEY SHARE` until the transaction ends: a
+    /// takeover (which locks them `FOR UPDATE` first) waits for this commit, so a commit that
+    /// passed the check is ordered before the next owner's epoch; the owner's own renewals (plain
+    /// updates) do not wait. Throws ``StoreError/fenced(_:)`` otherwise.
     static func checkFence(_ fence: CommitFence, on connection: PostgresConnection, logger: Logger) async throws {
         let l = fence.leases
         let held = try await connection.checkedQuery("""
@@ -189,7 +203,7 @@ extension PostgresRollupStore {
             JOIN unnest(\(l.map(\.line.site))::text[], \(l.map(\.line.line))::text[], \(l.map(\.epoch))::bigint[]) AS f(site, line, epoch)
               ON l.site = f.site AND l.line = f.line
             WHERE l.owner = \(fence.owner) AND l.epoch = f.epoch AND l.expires_at > clock_timestamp()
-            FOR SHARE OF l
+            FOR KEY SHARE OF l
             """, logger: logger).collect()
         guard held.count == l.count else {
             var kept = Set<LineKey>()
