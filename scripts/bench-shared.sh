@@ -11,6 +11,7 @@
 # BIN (default $SCRATCH/release, built when missing), SUBJECTS ("s p1 p2 p3").
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 RUNS=${RUNS:-3}
 N=${N:-300000}
@@ -20,22 +21,20 @@ SUBJECTS=${SUBJECTS:-s p1 p2 p3}
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench-shared.XXXXXX)
 PIDS=()
-PG_DATA=""
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
-as_postgres() { if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
+PG_DIR=""
+PG_BIN=$(postgres_bin)
 cleanup() {
   local code=$?
   trap - EXIT INT TERM
   for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  [ -n "$PG_DATA" ] && as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -m immediate stop >/dev/null 2>&1 || true
+  [ -n "$PG_DIR" ] && stop_postgres "$PG_DIR"
   rm -rf "$WORK"
   exit $code
 }
 trap cleanup EXIT
 trap 'echo "bench-shared: interrupted" >&2; exit 130' INT TERM
 log() { echo "bench-shared: $*" >&2; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 median() { sort -g | awk '{a[NR]=$1} END {if (NR==0) print "nan"; else if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 now() { date +%s.%N; }
 field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p" "$2" | tail -1; }
@@ -52,11 +51,9 @@ MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 # PostgreSQL: a cluster of our own on a free port (as the tests start it).
 PG_PORT=$(free_port)
-PG_DATA="$WORK/pg"
-mkdir -p "$PG_DATA" && chmod 700 "$PG_DATA"
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$WORK" "$PG_DATA" && chmod 755 "$WORK"
-as_postgres "$PG_BIN/initdb" -D "$PG_DATA" -U takt --auth=trust -E UTF8 >/dev/null
-as_postgres "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/log" -o "-p $PG_PORT -k $PG_DATA -c listen_addresses=127.0.0.1 -c fsync=on" -w start >/dev/null
+chmod 755 "$WORK"
+PG_DIR="$WORK/pg"
+start_postgres "$PG_DIR" "$PG_PORT"
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U takt -At "$@"; }
 
 # The stream: N messages of the Bishan plant, QoS-independent lines of topic<TAB>payload.
@@ -69,13 +66,11 @@ start_broker() {  # sets PORT, BROKER_PID
   PORT=$(free_port)
   local dir="$WORK/broker-$PORT"
   mkdir -p "$dir"
-  { cat Config/mosquitto.conf; echo "listener $PORT 127.0.0.1"; echo "persistence_location $dir/"
-    [ "$(id -u)" -eq 0 ] && echo "user root"; } > "$dir/mosquitto.conf"
+  write_mosquitto_conf "$dir" "$PORT"
   "$MOSQUITTO" -c "$dir/mosquitto.conf" > "$dir/log" 2>&1 &
   BROKER_PID=$!
   PIDS+=($BROKER_PID)
-  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && return; sleep 0.05; done
-  log "mosquitto did not start"; exit 1
+  wait_port "$PORT" || { log "mosquitto did not start"; exit 1; }
 }
 # Starts one taktd; waits until its status is online (with COUNT lines listed when shared).
 start_taktd() {  # NAME STORE_ARGS... → sets LAST_PID
@@ -99,7 +94,7 @@ wait_shared() {  # K
     local live
     live=$(psql_ -d "$DB" -c "SELECT count(*) FROM line_lease WHERE expires_at > clock_timestamp()" 2>/dev/null || echo 0)
     local shares
-    shares=$(psql_ -d "$DB" -c "SELECT count(*) FROM line_lease WHERE expires_at > clock_timestamp() GROUP BY owner" 2>/dev/null | sort -n | tr '\n' ' ')
+    shares=$( (psql_ -d "$DB" -c "SELECT count(*) FROM line_lease WHERE expires_at > clock_timestamp() GROUP BY owner" 2>/dev/null || true) | sort -n | tr '\n' ' ')
     local want_low=$(( 16 / $1 )) ok=1
     [ "$live" = 16 ] || ok=0
     [ "$(echo $shares | wc -w)" = "$1" ] || ok=0

@@ -10,6 +10,7 @@
 # Everything it starts is stopped on exit, Ctrl-C included. Output goes to ./demo-ha-out/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib.sh
 
 PLANT=${PLANT:-Config/plant-bishan.yaml}
 SITE=${SITE:-bishan}
@@ -30,8 +31,6 @@ fi
 rm -rf "$OUT"
 mkdir -p "$OUT/mosquitto" "$OUT/pg"
 RUN_DIR=$(cd "$OUT" && pwd)
-PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-as_postgres() { if [ "$(id -u)" -eq 0 ]; then setpriv --reuid=postgres --regid=postgres --init-groups "$@"; else "$@"; fi; }
 declare -A DAEMON
 PIDS=()
 cleanup() {
@@ -43,32 +42,22 @@ cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
-  as_postgres "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg/data" -m fast stop >/dev/null 2>&1 || true
+  stop_postgres "$RUN_DIR/pg"
   echo "demo-ha: stopped everything it started" >&2
   exit $code
 }
 trap cleanup EXIT
 trap 'echo; echo "demo-ha: interrupted, stopping everything" >&2; exit 130' INT TERM
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 PORT=$(free_port)
 BROKER="mqtt://127.0.0.1:$PORT"
-{
-  cat Config/mosquitto.conf
-  echo "listener $PORT 127.0.0.1"
-  echo "persistence_location $RUN_DIR/mosquitto/"
-  [ "$(id -u)" -eq 0 ] && echo "user root"
-} > "$OUT/mosquitto/mosquitto.conf"
+write_mosquitto_conf "$RUN_DIR/mosquitto" "$PORT"
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 "$MOSQUITTO" -c "$OUT/mosquitto/mosquitto.conf" > "$OUT/mosquitto/mosquitto.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$PORT) 2>/dev/null && break; sleep 0.1; done
+wait_port "$PORT" || { echo "demo-ha: Mosquitto did not start" >&2; exit 1; }
 
 PG_PORT=$(free_port)
-[ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$RUN_DIR/pg"
-as_postgres "$PG_BIN/initdb" -D "$RUN_DIR/pg/data" -U takt --auth=trust -E UTF8 > "$OUT/pg/initdb.log"
-as_postgres "$PG_BIN/pg_ctl" -D "$RUN_DIR/pg/data" -l "$RUN_DIR/pg/log" \
-  -o "-p $PG_PORT -k $RUN_DIR/pg -c listen_addresses=127.0.0.1" -w start > /dev/null
+start_postgres "$RUN_DIR/pg" "$PG_PORT"
 STORE="postgres://takt@127.0.0.1:$PG_PORT/postgres?sslmode=disable"
 echo "demo-ha: Mosquitto on $BROKER, PostgreSQL on 127.0.0.1:$PG_PORT" >&2
 psql_() { psql -h 127.0.0.1 -p "$PG_PORT" -U takt -d postgres -At -c "$1" 2>/dev/null; }

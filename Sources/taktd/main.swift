@@ -66,13 +66,17 @@ struct Taktd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
             throw ExitCode(2)
         }
-        if settings.sharesLines {
-            try await runSharingLines(settings: settings, logger: logger, shutdown: shutdown)
-            return
-        }
-        let daemon: Daemon
+        let services: [ServiceGroupConfiguration.ServiceConfiguration]
         do {
-            daemon = try await Daemon.open(settings: settings, logger: logger)
+            if settings.sharesLines {
+                // Several daemons on one PostgreSQL store (contract section 11): the lease
+                // coordinator runs the pipeline for the lines it holds.
+                let daemon = try await SharedLinesDaemon.open(settings: settings, logger: logger)
+                logger.info("lease owner \(daemon.owner)")
+                services = [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
+            } else {
+                services = try await Daemon.open(settings: settings, logger: logger).services()
+            }
         } catch let error as DaemonConfigurationError {
             FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
             throw ExitCode(2)
@@ -82,35 +86,7 @@ struct Taktd: AsyncParsableCommand {
         }
         // Signals go to the group through `shutdown` (a signal that came during start-up
         // shuts it down as soon as it runs), so the group traps none of its own.
-        let group = ServiceGroup(configuration: .init(
-            services: daemon.services(), gracefulShutdownSignals: [], logger: logger))
-        await shutdown.attach(group)
-        do {
-            try await group.run()
-        } catch {
-            FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        logger.info("stopped cleanly")
-    }
-}
-
-extension Taktd {
-    /// Several daemons on one PostgreSQL store (contract section 11): the lease coordinator
-    /// runs the pipeline for the lines it holds.
-    func runSharingLines(settings: DaemonSettings, logger: Logger, shutdown: ShutdownRequest) async throws {
-        let daemon: SharedLinesDaemon
-        do {
-            daemon = try await SharedLinesDaemon.open(settings: settings, logger: logger)
-        } catch let error as DaemonConfigurationError {
-            FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
-            throw ExitCode(2)
-        } catch {
-            FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
-            throw ExitCode(1)
-        }
-        logger.info("lease owner \(daemon.owner)")
-        let group = ServiceGroup(configuration: .init(services: [daemon], gracefulShutdownSignals: [], logger: logger))
+        let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
         await shutdown.attach(group)
         do {
             try await group.run()

@@ -49,6 +49,27 @@ struct MessageHandlerTests {
             }))
     }
 
+    /// Holds the first batch that carries a message in `messageBatchEnded` until `open()`.
+    final class BatchGate: Sendable {
+        private let semaphore = DispatchSemaphore(value: 0)
+        private let holding = Mutex(false)
+        var isHolding: Bool { holding.withLock { $0 } }
+        func open() { semaphore.signal() }
+
+        fileprivate func holdFirst(_ seen: Seen) {
+            guard seen.count > 0, !holding.withLock({ $0 }) else { return }
+            holding.withLock { $0 = true }
+            semaphore.wait()
+        }
+    }
+
+    /// A handler client (`handler`) whose first batch with a message is held at its end.
+    static func holdingFirstBatch(_ broker: MosquittoBroker) throws -> (MQTTClient, Seen, BatchGate) {
+        let seen = Seen(), gate = BatchGate()
+        let client = try handlerClient(broker, seen: seen, batchEnded: { gate.holdFirst(seen) })
+        return (client, seen, gate)
+    }
+
     @Test("every message reaches the handler in order and byte-exact, read in bursts that are each ended", arguments: [MQTTQoS.atMostOnce, .atLeastOnce])
     func inOrder(qos: MQTTQoS) async throws {
         let broker = try await MosquittoBroker.start()
@@ -87,18 +108,9 @@ struct MessageHandlerTests {
         // The broker's debug log shows the PUBACKs it receives from the subscriber ("handler").
         let broker = try await MosquittoBroker.start(.init(extraConfig: ["log_type debug"]))
         defer { broker.stop() }
-        let seen = Seen()
-        let gate = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let subscriber = try Self.handlerClient(broker, seen: seen, batchEnded: {
-            // Hold the first batch that carries a message until the test opens the gate.
-            if seen.count > 0 && !holding.withLock({ $0 }) {
-                holding.withLock { $0 = true }
-                gate.wait()
-            }
-        })
+        let (subscriber, seen, gate) = try Self.holdingFirstBatch(broker)
         let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
-        defer { gate.signal(); subscriber.close(); publisher.close() }
+        defer { gate.open(); subscriber.close(); publisher.close() }
         try await subscriber.connect()
         try await subscriber.subscribe("gate/#", qos: .atLeastOnce)
         try await publisher.connect()
@@ -109,10 +121,10 @@ struct MessageHandlerTests {
         // The handler has the message and its batch is held: the broker has sent the PUBLISH to
         // the subscriber but must not have its PUBACK.
         try await Task.sleep(for: .milliseconds(500))
-        #expect(holding.withLock { $0 })
+        #expect(gate.isHolding)
         #expect(log().contains("Sending PUBLISH to handler"), "\(log())")
         #expect(!log().contains("Received PUBACK from handler"), "the PUBACK went out before messageBatchEnded returned")
-        gate.signal()
+        gate.open()
         let deadline = Date().addingTimeInterval(10)
         while !log().contains("Received PUBACK from handler") && Date() < deadline {
             try await Task.sleep(for: .milliseconds(20))
@@ -124,26 +136,18 @@ struct MessageHandlerTests {
     func abandonWithholdsPubacks() async throws {
         let broker = try await MosquittoBroker.start(.init(extraConfig: ["log_type debug"]))
         defer { broker.stop() }
-        let seen = Seen()
-        let gate = DispatchSemaphore(value: 0)
-        let holding = Mutex(false)
-        let subscriber = try Self.handlerClient(broker, seen: seen, batchEnded: {
-            if seen.count > 0 && !holding.withLock({ $0 }) {
-                holding.withLock { $0 = true }
-                gate.wait()
-            }
-        })
+        let (subscriber, seen, gate) = try Self.holdingFirstBatch(broker)
         let publisher = MQTTClient(configuration: .init(broker: try MQTTBrokerURL(broker.url)))
-        defer { gate.signal(); subscriber.close(); publisher.close() }
+        defer { gate.open(); subscriber.close(); publisher.close() }
         try await subscriber.connect()
         try await subscriber.subscribe("abandon/#", qos: .atLeastOnce)
         try await publisher.connect()
         for i in 0..<3 { try await publisher.publishAndWait(topic: "abandon/\(i)", payload: [UInt8(i)], qos: .atLeastOnce) }
         try await seen.waitFor(1)
-        #expect(holding.withLock { $0 })
+        #expect(gate.isHolding)
         // The holder gives the session up before the batch ends: nothing of it may be acknowledged.
         subscriber.abandon()
-        gate.signal()
+        gate.open()
         await subscriber.closeAndWait()
         func log() -> String { (try? String(contentsOf: broker.logFile, encoding: .utf8)) ?? "" }
         #expect(!log().contains("Received PUBACK from handler"), "an abandoned batch was acknowledged")
