@@ -86,6 +86,7 @@ extension Aggregator {
             stations[st].snapshotDirty = false
             stations[st].timelineDirty = false
         }
+        snapshots += drainSparkplugSnapshots()
         var counters: [SiteCounters] = []
         for si in sites.indices where sites[si].changed {
             counters.append(siteCounters(si))
@@ -186,6 +187,7 @@ extension Aggregator {
         var report = RestoreReport()
         let dec = JSONDecoder()
         for s in snaps {
+            if restoreSparkplug(s) { continue }
             guard let st = stationByKey[s.station] else {
                 report.ignoredStations.append(s.station)
                 continue
