@@ -9,9 +9,11 @@ extension Aggregator {
     public static let clockTopic = "$takt/clock"
     static let clockTopicBytes = Array(clockTopic.utf8)
 
-    /// The payload of a clock record.
-    public static func clockPayload(_ now: Int64) -> [UInt8] {
-        withUnsafeBytes(of: now.littleEndian) { Array($0) }
+    /// The payload of a clock record; `resumed`: the first one after the daemon started — the
+    /// time since the previous record (the daemon was down) does not count against waiting
+    /// messages, whose gap the broker is about to fill with what it held meanwhile.
+    public static func clockPayload(_ now: Int64, resumed: Bool = false) -> [UInt8] {
+        withUnsafeBytes(of: now.littleEndian) { Array($0) } + (resumed ? [1] : [])
     }
 
     /// Whether `topic` is Sparkplug B traffic (`spBv1.0/…`).
@@ -43,9 +45,10 @@ extension Aggregator {
     /// JSON slow path names the fault).
     mutating func ingestOtherInput(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, now: Int64) -> IngestOutcome? {
         if topic.elementsEqual(Self.clockTopicBytes) {
-            guard payload.count == 8 else { return .deadLetter(.badTopic, detail: "clock record of \(payload.count) bytes") }
+            guard payload.count == 8 || payload.count == 9 else { return .deadLetter(.badTopic, detail: "clock record of \(payload.count) bytes") }
             var v: UInt64 = 0
             for k in 0..<8 { v |= UInt64(payload[k]) << (8 * k) }
+            if payload.count == 9 && payload[8] == 1 { sparkplug.resume(at: Int64(bitPattern: v)) }
             sparkplug.advance(to: Int64(bitPattern: v))
             _ = applySparkplugEffects()
             return .accepted

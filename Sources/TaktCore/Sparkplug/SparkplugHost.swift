@@ -133,6 +133,18 @@ struct SparkplugHost: Sendable {
         }
     }
 
+    /// The daemon started again at `now`: the time it was down does not count against waiting
+    /// messages (their timeout goes on from where it stood) nor the rebirth throttle.
+    mutating func resume(at now: Int64) {
+        guard now > clock else { return }
+        let down = now - clock
+        for n in nodes.indices {
+            if let w = nodes[n].waitingSince { nodes[n].waitingSince = w.saturatingAdd(down) }
+            for b in nodes[n].buffer.indices { nodes[n].buffer[b].arrived = nodes[n].buffer[b].arrived.saturatingAdd(down) }
+        }
+        clock = now
+    }
+
     /// The earliest host time at which a buffered message times out (`nil`: nothing waits).
     var nextTimeout: Int64? {
         nodes.compactMap { $0.waitingSince }.min().map { $0 + settings.reorderTimeoutMs }
@@ -179,8 +191,21 @@ struct SparkplugHost: Sendable {
                 requestRebirth(n)
                 return .accepted
             }
-            let d = nodes[n].distance(seq)
+            var d = nodes[n].distance(seq)
             if d >= 128 { return .duplicate }
+            if d >= Self.maxAhead {
+                // Too far ahead to wait for (a node that publishes faster than the timeout):
+                // give the gap up now, so the 128 seqs behind stay unambiguous.
+                if !nodes[n].buffer.isEmpty { giveUpGap(n) }
+                d = nodes[n].distance(seq)
+                if d >= 128 { return .duplicate }
+                if d >= Self.maxAhead {
+                    nodes[n].missing = nodes[n].missing.saturatingAdd(Int64(d))
+                    nodes[n].nextSeq = seq
+                    requestRebirth(n)
+                    d = 0
+                }
+            }
             if d == 0 {
                 apply(n, type: topic.type, device: topic.device, payload: payload)
                 nodes[n].nextSeq = seq &+ 1
@@ -234,12 +259,22 @@ struct SparkplugHost: Sendable {
         guard nodes[n].born, Self.bdSeq(payload) == nodes[n].bdSeq else { return .duplicate }
         if !nodes[n].buffer.isEmpty { flushBuffer(n, requestRebirth: false) }
         nodes[n].born = false
+        let at = deathTime(n, payload)
         for s in configs[n].scopes.indices {
             nodes[n].scopes[s].born = false
-            unknownState(n, scope: s)
+            unknownState(n, scope: s, at: at)
         }
         dirty.insert(n)
         return .accepted
+    }
+
+    /// When a death takes effect: the newest of the node's latest payload timestamp and the
+    /// death's own timestamp — the last moment the node vouched for its stations. (Not the
+    /// time the broker fired the will: that is up to 1.5 keep-alives late, and a replay or a
+    /// simulation at speed would put it at the wrong place.) With neither: the host clock.
+    private func deathTime(_ n: Int, _ payload: SparkplugPayload) -> Int64 {
+        let t = max(nodes[n].lastTimestamp, payload.timestamp ?? 0)
+        return t > 0 ? t : clock
     }
 
     static func bdSeq(_ payload: SparkplugPayload) -> Int64? {
@@ -302,6 +337,7 @@ struct SparkplugHost: Sendable {
 
     /// Applies one in-order message of a BIRTH session.
     private mutating func apply(_ n: Int, type: SparkplugTopic.MessageType, device: String?, payload: SparkplugPayload) {
+        if type != .ddeath, let t = payload.timestamp, t > nodes[n].lastTimestamp { nodes[n].lastTimestamp = t }
         guard let s = configs[n].scopeByDevice[type.isDevice ? device : nil] else { return }  // a scope no station uses
         switch type {
         case .nbirth:
@@ -320,15 +356,15 @@ struct SparkplugHost: Sendable {
             values(n, scope: s, payload, birth: false)
         case .ddeath:
             nodes[n].scopes[s].born = false
-            unknownState(n, scope: s)
+            unknownState(n, scope: s, at: deathTime(n, payload))
         case .ndeath, .ncmd, .dcmd:
             return
         }
     }
 
-    private mutating func unknownState(_ n: Int, scope s: Int) {
+    private mutating func unknownState(_ n: Int, scope s: Int, at ts: Int64) {
         nodes[n].scopes[s].stateSeq += 1
-        effects.append(.state(station: configs[n].scopes[s].station, ts: clock, seq: nodes[n].scopes[s].stateSeq,
+        effects.append(.state(station: configs[n].scopes[s].station, ts: ts, seq: nodes[n].scopes[s].stateSeq,
                               state: StateCode(rawValue: 30_000)))
     }
 
@@ -383,6 +419,10 @@ struct SparkplugHost: Sendable {
         let station = configs[n].scopes[s].station
         for f in found { count(n, scope: s, station: station, f.role, f.value, ts: f.ts, name: f.name) }
     }
+
+    /// Most positions ahead of the expected `seq` a message waits in the reorder buffer; one
+    /// further ahead gives the gap up at once.
+    static let maxAhead = 64
 
     /// Largest increase of a cumulative counter counted at once (as for a JSON unit message).
     static let maxStep: Int64 = 1_000_000

@@ -70,6 +70,9 @@ struct SparkplugNodeState: Sendable, Equatable {
     var lastRebirth: Int64 = Int64.min
     /// Sequenced messages never received (gaps given up), saturating.
     var missing: Int64 = 0
+    /// Newest payload timestamp applied from the node, epoch ms (0: none): a death holds from
+    /// there at the latest.
+    var lastTimestamp: Int64 = 0
     /// The bound scopes, in ``SparkplugHost`` configuration order.
     var scopes: [SparkplugScopeState]
 
@@ -100,6 +103,7 @@ extension SparkplugNodeState {
         w.optI64(waitingSince)
         w.i64(lastRebirth)
         w.i64(missing)
+        w.i64(lastTimestamp)
         w.u32(UInt32(buffer.count))
         for b in buffer {
             w.u8(b.seq)
@@ -136,7 +140,8 @@ extension SparkplugNodeState {
         guard r.u8() == Self.formatVersion, r.i64() != nil else { return nil }
         self.init(scopes: expected)
         guard let born = r.u8(), let bd = r.optI64(), let bt = r.optI64(), let next = r.u8(), let ws = r.optI64(),
-              let lr = r.i64(), let missing = r.i64(), let nb = r.u32(), nb <= 256 else { return nil }
+              let lr = r.i64(), let missing = r.i64(), let lastTs = r.i64(), let nb = r.u32(), nb <= 256 else { return nil }
+        self.lastTimestamp = lastTs
         self.born = born == 1
         self.bdSeq = bd
         self.birthTimestamp = bt

@@ -115,11 +115,14 @@ public struct SparkplugPayload: Sendable, Equatable {
 
     /// ``decode(_:maxBytes:maxMetrics:)`` for an array (tests, tools).
     public static func decode(_ bytes: [UInt8], maxBytes: Int = 262_144, maxMetrics: Int = 4096) throws(DeadLetterError) -> SparkplugPayload {
-        do {
-            return try bytes.withUnsafeBytes { buffer throws(DeadLetterError) in
-                try decode(buffer, maxBytes: maxBytes, maxMetrics: maxMetrics)
+        let result: Result<SparkplugPayload, DeadLetterError> = bytes.withUnsafeBytes { buffer in
+            do throws(DeadLetterError) {
+                return .success(try decode(buffer, maxBytes: maxBytes, maxMetrics: maxMetrics))
+            } catch {
+                return .failure(error)
             }
         }
+        return try result.get()
     }
 
     /// The protobuf bytes of this payload (the simulator and tests encode with it).
