@@ -186,9 +186,16 @@ struct SparkplugHost: Sendable {
             }
             let seq = UInt8(seq64)
             guard nodes[n].born else {
-                // Not in a BIRTH session: nothing can be read (no aliases, no order). The BIRTH
-                // the request brings carries the counters' totals.
-                requestRebirth(n)
+                // Not in a BIRTH session: nothing can be read yet (no aliases, no order). It waits
+                // like an out-of-order message — its NBIRTH may only be late (reordered) — and is
+                // applied after the BIRTH; when none comes within the timeout it is dropped and a
+                // rebirth requested (the BIRTH then carries the counters' totals).
+                if nodes[n].buffer.contains(where: { $0.seq == seq }) { return .duplicate }
+                if nodes[n].bufferedBytes + bytes.count > settings.maxBufferedBytes { giveUpGap(n) }
+                nodes[n].buffer.append(SparkplugBuffered(seq: seq, type: topic.type, device: topic.device,
+                                                         payload: Array(bytes), arrived: clock))
+                if nodes[n].waitingSince == nil { nodes[n].waitingSince = clock }
+                dirty.insert(n)
                 return .accepted
             }
             var d = nodes[n].distance(seq)
@@ -305,6 +312,13 @@ struct SparkplugHost: Sendable {
     }
 
     private mutating func flushBuffer(_ n: Int, requestRebirth ask: Bool) {
+        guard nodes[n].born else {
+            // DATA that waited for a BIRTH that never came: unreadable, dropped.
+            nodes[n].buffer = []
+            nodes[n].waitingSince = nil
+            if ask { requestRebirth(n) }
+            return
+        }
         while !nodes[n].buffer.isEmpty {
             let k = nodes[n].buffer.indices.min { nodes[n].distance(nodes[n].buffer[$0].seq) < nodes[n].distance(nodes[n].buffer[$1].seq) }!
             let b = nodes[n].buffer.remove(at: k)
