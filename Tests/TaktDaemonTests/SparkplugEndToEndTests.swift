@@ -261,6 +261,36 @@ struct SparkplugEndToEndTests {
         #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
     }
 
+    @Test("takt-sim --dialect umh, 48 h with duplicates, reordering and garbage: every row equals the truth")
+    func umhEqualsTruth() async throws {
+        let harness = try await DaemonHarness.make(plant: TaktBinaries.file("Config/plant-dialects.yaml"))
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "48h", "--seed", "19",
+                                                    "--dialect", "umh", "--faults", "dup=0.01,reorder=0.01,malformed=0.002"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+    }
+
+    @Test("one site whose lines speak Sparkplug, UMH and Takt JSON together (--dialect mixed), 48 h with faults: every row equals the truth")
+    func mixedSite() async throws {
+        let harness = try await DaemonHarness.make(plant: TaktBinaries.file("Config/plant-mixed.yaml"))
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "48h", "--seed", "23",
+                                                    "--dialect", "mixed", "--faults", "dup=0.01,reorder=0.01,malformed=0.002,reboot=0.0005"])
+        let published = try #require(truth["messages"] as? [String: Any])
+        #expect((published["control"] as? NSNumber)?.intValue ?? 0 > 0, "Sparkplug births were published")
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+        let sim = harness.log("sim.log")
+        #expect(!sim.contains("error"), "\(sim)")
+    }
+
     @Test("kill -9 of taktd during a Sparkplug stream, five times: every row equals the truth")
     func killNine() async throws {
         let harness = try await DaemonHarness.make(plant: TaktBinaries.file("Config/plant-dialects.yaml"))

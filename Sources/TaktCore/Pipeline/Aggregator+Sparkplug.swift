@@ -54,7 +54,7 @@ extension Aggregator {
             return .accepted
         }
         if Self.isSparkplug(topic) { return ingestSparkplug(topic: topic, payload: payload) }
-        return nil
+        return ingestUMH(topic: topic, payload: payload, now: now)
     }
 
     private mutating func ingestSparkplug(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer) -> IngestOutcome {
@@ -137,7 +137,7 @@ extension Aggregator {
                     pending[k].cycle.add(Int(ms))
                 }
             case .state(_, _, let seq, let state):
-                applySparkplugState(station: st, site: si, ts: ts, seq: seq, state: state)
+                applyState(station: st, site: si, ts: ts, boot: 0, seq: seq, state: state)
             }
             if ts > sites[si].horizon { sites[si].horizon = ts }
             sites[si].changed = true
@@ -146,17 +146,19 @@ extension Aggregator {
         return refused
     }
 
-    private mutating func applySparkplugState(station st: Int, site si: Int, ts: Int64, seq: Int64, state: StateCode) {
+    /// A state of an input that is already exactly once (Sparkplug, UMH): into the station's
+    /// timeline as a JSON state message goes, with a synthetic `(boot, seq)` order.
+    mutating func applyState(station st: Int, site si: Int, ts: Int64, boot: Int64, seq: Int64, state: StateCode) {
         for tier in WindowTier.allCases { _ = pendingSlot(station: st, site: si, tier: tier, ts: ts) }
-        // The same state again, later: a heartbeat that changes nothing (the stream is already
-        // in order and exactly once, so nothing can land between the two).
+        // The same state again, later: a heartbeat that changes nothing (the input is already
+        // exactly once, and a later state cannot land between the two and be hidden).
         if let last = stations[st].timeline.entries.last, last.state == state, ts >= last.ts { return }
         guard stations[st].timeline.entries.count < settings.maxStateChanges else { return }
         let drained = sites[si].drainedHorizon
         let old: StateCode?? = ts < drained ? .some(stations[st].timeline.state(at: ts)) : .none
         stations[st].timelineDirty = true
         stations[st].snapshotDirty = true
-        if let changed = stations[st].timeline.insert(StateTimeline.Entry(ts: ts, boot: 0, seq: seq, state: state)) {
+        if let changed = stations[st].timeline.insert(StateTimeline.Entry(ts: ts, boot: boot, seq: seq, state: state)) {
             let hi = min(changed.upperBound, drained)
             if changed.lowerBound < hi, let old, Self.timeClass(old) != Self.timeClass(state) {
                 addLateRange(station: st, changed.lowerBound..<hi)

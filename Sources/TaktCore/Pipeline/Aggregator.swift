@@ -130,6 +130,13 @@ public struct Aggregator: Sendable {
     /// The Sparkplug B host: per-node sequencing, aliases and counter baselines (contract
     /// section 9); its effects land in the same pending windows as JSON events.
     var sparkplug: SparkplugHost
+    /// UMH: station by asset prefix (`ia/{customer}/{location}/{asset}`), the dense index of a
+    /// UMH station, its station, its persisted state, and which changed since the last drain.
+    var umhStations: [String: Int] = [:]
+    var umhIndex: [Int: Int] = [:]
+    var umhStationOf: [Int] = []
+    var umhState: [UMHStationState] = []
+    var umhDirty: Set<Int> = []
 
     /// Builds the engine for these sites.
     ///
@@ -143,6 +150,7 @@ public struct Aggregator: Sendable {
         var stationByKey: [StationKey: Int] = [:]
         var keys: [String] = []
         var sparkplugBindings: [(station: Int, site: String, binding: SparkplugBinding)] = []
+        var umhAssets: [String: Int] = [:]
         for plant in plants {
             guard TopicSegment.isValidSite(plant.site) else {
                 throw AggregatorError("site '\(plant.site)' is not a valid topic segment (or reserved)")
@@ -175,8 +183,13 @@ public struct Aggregator: Sendable {
             }
             for st in first..<stationInfo.count {
                 let key = stationInfo[st].key
-                if let b = plant.line(key.line)?.stations.first(where: { $0.id == key.station })?.sparkplug {
+                let station = plant.line(key.line)?.stations.first(where: { $0.id == key.station })
+                if let b = station?.sparkplug {
                     sparkplugBindings.append((st, plant.site, b))
+                }
+                if let asset = station?.umh {
+                    guard umhAssets[asset] == nil else { throw AggregatorError("two stations report through the UMH asset \(asset)") }
+                    umhAssets[asset] = st
                 }
             }
             siteInfo.append(SiteInfo(id: plant.site, calendar: WindowCalendar(timeZone: plant.timeZone),
@@ -194,6 +207,12 @@ public struct Aggregator: Sendable {
         self.stations = Array(repeating: StationState(dedup: StationDedup(capacity: settings.dedupCapacity,
                                                                           keepBoots: settings.keepBoots)),
                               count: stationInfo.count)
+        for (asset, st) in umhAssets.sorted(by: { $0.value < $1.value }) {
+            umhStations[asset] = st
+            umhIndex[st] = umhStationOf.count
+            umhStationOf.append(st)
+            umhState.append(UMHStationState())
+        }
     }
 
     // MARK: - Ingest

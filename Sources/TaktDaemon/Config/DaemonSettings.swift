@@ -91,12 +91,16 @@ public struct DaemonSettings: Sendable {
     /// Whether a plant file binds a station to a UMH asset.
     var hasUMHStations: Bool { plants.contains { $0.lines.contains { $0.stations.contains { $0.umh != nil } } } }
 
-    /// The intake's topic filters: the configured ones, plus `spBv1.0/#` and `ia/#` when a
-    /// plant file names a Sparkplug or UMH station (unless a filter already covers them).
+    /// The intake's topic filters: the configured ones, plus `spBv1.0/#` when a plant file names
+    /// a Sparkplug station and the count/scrapCount/state topics of every UMH asset (unless a
+    /// configured filter already starts there).
     var subscriptions: [String] {
         var filters = configuration.subscriptions
         if hasSparkplugStations && !filters.contains(where: { $0 == "#" || $0.hasPrefix("spBv1.0/") }) { filters.append("spBv1.0/#") }
-        if hasUMHStations && !filters.contains(where: { $0 == "#" || $0.hasPrefix("ia/") }) { filters.append("ia/#") }
+        if hasUMHStations && !filters.contains(where: { $0 == "#" || $0.hasPrefix("ia/") }) {
+            // Only the bound assets' three types: an ia/ namespace carries much else (process values…).
+            filters += Aggregator.umhSubscriptions(plants)
+        }
         return filters
     }
 
