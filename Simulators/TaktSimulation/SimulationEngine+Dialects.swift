@@ -257,12 +257,7 @@ extension SimulationEngine {
     /// Publishes `scratch` on `topic`, then the duplicate and garbage faults for it (garbage
     /// on the same topic: not JSON for UMH, not a protobuf for Sparkplug).
     mutating func emitDialect(_ g: Int, topic: Int32, kind: MessageBatch.Kind, ts: Int64) {
-        emit(topic, scratch, kind)
-        let faults = options.faults
-        if faults.duplicate > 0, faultRNG.uniform() < faults.duplicate {
-            emit(topic, scratch, .duplicate)
-        }
-        if faults.malformed > 0, faultRNG.uniform() < faults.malformed {
+        if emitWithFaults(topic: topic, kind: kind) {
             garbage.removeAll(keepingCapacity: true)
             // 0xFF…: a field number with a truncated varint — no protobuf; `{` unclosed — no JSON.
             garbage.append(contentsOf: [0x7B, 0xFF, 0xFF, 0xFF])

@@ -443,16 +443,23 @@ public struct SimulationEngine {
     /// Publishes the message in `scratch`, then the duplicate and garbage faults for it.
     @inline(__always)
     mutating func emitReal(_ g: Int, topic: Int32, kind: MessageBatch.Kind, ts: Int64) {
+        if emitWithFaults(topic: topic, kind: kind) {
+            let garbageTopic = Int32(2 * g) + Int32(faultRNG.next() & 1)
+            makeGarbage(variant: Int(faultRNG.next() % 6), ts: ts, seq: stations[g].seq, state: garbageTopic & 1 == 1)
+            emit(garbageTopic, garbage, .malformed)
+        }
+    }
+
+    /// Publishes `scratch` on `topic` and, by the `dup` fault, again; true when the `malformed`
+    /// fault asks for garbage after it (the caller makes it: each dialect breaks differently).
+    @inline(__always)
+    mutating func emitWithFaults(topic: Int32, kind: MessageBatch.Kind) -> Bool {
         emit(topic, scratch, kind)
         let faults = options.faults
         if faults.duplicate > 0, faultRNG.uniform() < faults.duplicate {
             emit(topic, scratch, .duplicate)
         }
-        if faults.malformed > 0, faultRNG.uniform() < faults.malformed {
-            let garbageTopic = Int32(2 * g) + Int32(faultRNG.next() & 1)
-            makeGarbage(variant: Int(faultRNG.next() % 6), ts: ts, seq: stations[g].seq, state: garbageTopic & 1 == 1)
-            emit(garbageTopic, garbage, .malformed)
-        }
+        return faults.malformed > 0 && faultRNG.uniform() < faults.malformed
     }
 
     /// A payload on a valid topic that breaks a rule of contract section 2 for sure.

@@ -204,7 +204,7 @@ public final class Daemon: Sendable {
         } else {
             if settings.hasSparkplugStations {
                 services.append(SparkplugHostService(intake: intake, client: intakeClient, state: sparkplugState,
-                                                     tickInterval: .milliseconds(100), logger: logger))
+                                                     tickInterval: .milliseconds(100), replayed: replayed, logger: logger))
             }
             var announceState: (@Sendable () async throws -> Void)?
             if let sparkplugState {

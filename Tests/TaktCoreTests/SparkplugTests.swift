@@ -468,3 +468,43 @@ struct SparkplugHostTests {
         }
     }
 }
+
+@Suite("Sparkplug B host: late copies")
+struct SparkplugLateCopyTests {
+    @Test("a DATA of the previous session that arrives after the NBIRTH counts nothing (no false reset)")
+    func oldSessionAfterBirth() {
+        var r = SPRig()
+        r.send(.nbirth, seq: 0, nbirthMetrics(bd: 0, good: 0))
+        r.tick(1_000)
+        r.send(.ndata, seq: 1, [good(10, alias: 1, named: false)])
+        r.tick(1_000)
+        let lateTs = r.clock
+        r.tick(1_000)
+        // The node restarts (bdSeq 1); a DATA it sent before (seq 2, 12 units) comes after the BIRTH.
+        r.send(.ndeath, seq: nil, [bdSeq(0)])
+        r.send(.nbirth, seq: 0, nbirthMetrics(bd: 1, good: 15))
+        r.send(.ndata, seq: 2, ts: lateTs, [good(12, alias: 1, named: false)])
+        r.tick(5_000)
+        r.send(.ndata, seq: 3, [good(16, alias: 1, named: false)])
+        #expect(r.total("eol").good == 16)
+        #expect(r.a.sparkplug.nodes[0].scopes[0].resets == 0)
+    }
+
+    @Test("a redelivered DATA more than 128 behind (it looks ahead) is a late copy, not a reset")
+    func farBehind() {
+        var r = SPRig()
+        r.send(.nbirth, seq: 0, nbirthMetrics(good: 0))
+        var copies: [(UInt64, UInt64, Int64)] = []
+        for s in 1...200 as ClosedRange<UInt64> {
+            r.tick(10)
+            r.send(.ndata, seq: s, [good(s, alias: 1, named: false)])
+            copies.append((s, s, r.clock))
+        }
+        // seq 10 again: 191 behind, i.e. 65 "ahead" after the wrap.
+        let (seq, value, ts) = copies[9]
+        r.send(.ndata, seq: seq, ts: ts, [good(value, alias: 1, named: false, ts: ts)])
+        r.tick(5_000)
+        #expect(r.total("eol").good == 200)
+        #expect(r.a.sparkplug.nodes[0].scopes[0].resets == 0)
+    }
+}

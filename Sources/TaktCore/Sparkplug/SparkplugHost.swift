@@ -251,13 +251,21 @@ struct SparkplugHost: Sendable {
             nodes[n].scopes[s].datatypes = [UInt32](repeating: 0, count: SparkplugRole.allCases.count)
         }
         apply(n, type: .nbirth, device: nil, payload: payload)
-        for b in waiting where nodes[n].distance(b.seq) < 128 {
+        let birthTs = payload.timestamp
+        for b in waiting where nodes[n].distance(b.seq) < 128 && !Self.older(b, than: birthTs) {
             nodes[n].buffer.append(b)
             if nodes[n].waitingSince == nil { nodes[n].waitingSince = b.arrived }
         }
         drainInOrder(n)
         dirty.insert(n)
         return .accepted
+    }
+
+    /// Whether a waiting message was sent before a BIRTH at `birthTs` (a message of the
+    /// previous session: the BIRTH's totals already hold its units).
+    static func older(_ b: SparkplugBuffered, than birthTs: Int64?) -> Bool {
+        guard let birthTs, let p = try? SparkplugPayload.decode(b.payload), let t = p.timestamp else { return false }
+        return t < birthTs
     }
 
     /// NDEATH: honoured only when its `bdSeq` is the current BIRTH's (else a stale will of an
@@ -447,7 +455,10 @@ struct SparkplugHost: Sendable {
         case .good, .scrap:
             guard case .integer(let value) = v else { return noteProblem(.badValue, "\(name): a unit counter must be an integer type") }
             let last = role == .good ? nodes[n].scopes[s].good : nodes[n].scopes[s].scrap
+            let slot = role == .good ? 0 : 1
+            if let last, value < last, ts < nodes[n].scopes[s].counterTs[slot] { return }  // a late copy
             if role == .good { nodes[n].scopes[s].good = value } else { nodes[n].scopes[s].scrap = value }
+            nodes[n].scopes[s].counterTs[slot] = max(nodes[n].scopes[s].counterTs[slot], ts)
             guard let last else { return }  // the baseline
             var step: Int64
             if value >= last {
@@ -471,7 +482,9 @@ struct SparkplugHost: Sendable {
             }
             guard value.isFinite else { return noteProblem(.badValue, "\(name): not finite") }
             let last = nodes[n].scopes[s].energyKwh
+            if let last, value < last, ts < nodes[n].scopes[s].counterTs[2] { return }  // a late copy
             nodes[n].scopes[s].energyKwh = value
+            nodes[n].scopes[s].counterTs[2] = max(nodes[n].scopes[s].counterTs[2], ts)
             guard let last else { return }
             var step = value - last
             if step < 0 {

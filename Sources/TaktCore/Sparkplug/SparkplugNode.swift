@@ -29,6 +29,9 @@ struct SparkplugScopeState: Sendable, Equatable {
     var good: Int64?
     var scrap: Int64?
     var energyKwh: Double?
+    /// Timestamp of each counter's last value (index: 0 good, 1 scrap, 2 energy), epoch ms: a
+    /// lower value with an older timestamp is a late copy, not a reset.
+    var counterTs: [Int64] = [0, 0, 0]
     /// Counter resets seen (a value below the previous one).
     var resets: Int64 = 0
     /// Synthetic `seq` of the station's state timeline entries (strictly increasing, so that
@@ -128,6 +131,7 @@ extension SparkplugNodeState {
             w.u64((s.energyKwh ?? 0).bitPattern)
             w.i64(s.resets)
             w.i64(s.stateSeq)
+            for t in s.counterTs { w.i64(t) }
         }
         return w.out
     }
@@ -174,6 +178,10 @@ extension SparkplugNodeState {
             s.energyKwh = hasEnergy == 1 ? Double(bitPattern: energy) : nil
             s.resets = resets
             s.stateSeq = stateSeq
+            for k in 0..<3 {
+                guard let t = r.i64() else { return nil }
+                s.counterTs[k] = t
+            }
             scopes[i] = s
         }
         guard r.atEnd else { return nil }

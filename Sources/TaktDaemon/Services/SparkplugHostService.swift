@@ -20,9 +20,17 @@ struct SparkplugHostService: Service {
     let client: MQTTClient
     let state: SparkplugHostState?
     let tickInterval: Duration
+    /// Opened when the journal's backlog is replayed: a clock record added during the replay
+    /// would land in the middle of the replayed stream (and at its end in the journal).
+    let replayed: StartupGate
     let logger: Logger
 
     func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await replayed.wait() }
+        } catch is CancellationError {
+            return
+        }
         let watcher = Task { [client, state, logger] in
             guard let state else { return }
             for await s in client.connectionStates().dropFirst() {
