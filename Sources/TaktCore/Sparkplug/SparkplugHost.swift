@@ -138,7 +138,8 @@ struct SparkplugHost: Sendable {
     mutating func resume(at now: Int64) {
         guard now > clock else { return }
         let down = now - clock
-        for n in nodes.indices {
+        for n in nodes.indices where nodes[n].waitingSince != nil || !nodes[n].buffer.isEmpty {
+            dirty.insert(n)
             if let w = nodes[n].waitingSince { nodes[n].waitingSince = w.saturatingAdd(down) }
             for b in nodes[n].buffer.indices { nodes[n].buffer[b].arrived = nodes[n].buffer[b].arrived.saturatingAdd(down) }
         }
@@ -456,7 +457,7 @@ struct SparkplugHost: Sendable {
             guard case .integer(let value) = v else { return noteProblem(.badValue, "\(name): a unit counter must be an integer type") }
             let last = role == .good ? nodes[n].scopes[s].good : nodes[n].scopes[s].scrap
             let slot = role == .good ? 0 : 1
-            if let last, value < last, ts < nodes[n].scopes[s].counterTs[slot] { return }  // a late copy
+            if let last, value < last, ts <= nodes[n].scopes[s].counterTs[slot] { return }  // a late copy
             if role == .good { nodes[n].scopes[s].good = value } else { nodes[n].scopes[s].scrap = value }
             nodes[n].scopes[s].counterTs[slot] = max(nodes[n].scopes[s].counterTs[slot], ts)
             guard let last else { return }  // the baseline
@@ -482,7 +483,7 @@ struct SparkplugHost: Sendable {
             }
             guard value.isFinite else { return noteProblem(.badValue, "\(name): not finite") }
             let last = nodes[n].scopes[s].energyKwh
-            if let last, value < last, ts < nodes[n].scopes[s].counterTs[2] { return }  // a late copy
+            if let last, value < last, ts <= nodes[n].scopes[s].counterTs[2] { return }  // a late copy
             nodes[n].scopes[s].energyKwh = value
             nodes[n].scopes[s].counterTs[2] = max(nodes[n].scopes[s].counterTs[2], ts)
             guard let last else { return }
