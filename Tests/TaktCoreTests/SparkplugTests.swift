@@ -341,10 +341,11 @@ struct SparkplugHostTests {
     @Test("a DBIRTH that overtakes its NBIRTH waits for it: nothing lost, no rebirth")
     func birthsReordered() {
         var r = SPRig()
+        let sent = r.clock  // the node published the NBIRTH first; it arrives 100 ms late
         r.send(.dbirth, device: "d1", seq: 1, [SPM(name: "Good", alias: 50, datatype: 7, value: .int(0))])
         r.send(.ddata, device: "d1", seq: 2, [SPM(alias: 50, value: .int(4))])
         r.tick(100)
-        r.send(.nbirth, seq: 0, nbirthMetrics(good: 0))
+        r.send(.nbirth, seq: 0, ts: sent, nbirthMetrics(good: 0))
         r.tick(3_000)
         #expect(r.rebirths == 0)
         #expect(r.total("out", line: "L2").good == 4)
