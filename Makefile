@@ -31,7 +31,7 @@ lint:
 	$(SWIFT) format lint --strict --recursive --debug-disable-pretty-print $(LINT_PATHS)
 
 demo:
-	@scripts/demo.sh
+	@DIALECT="$(DIALECT)" scripts/demo.sh
 
 # Release build in its own scratch path (.build-bench), broker on loopback; medians of RUNS=3.
 bench: deps

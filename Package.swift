@@ -28,6 +28,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.0"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         // MARK: libmosquitto and its only Swift wrapper
@@ -43,11 +44,20 @@ let package = Package(
         ),
 
         // MARK: pure core, storage, daemon
+        // The Sparkplug B payload schema (Eclipse Tahu's .proto) and the Swift generated from it
+        // once by scripts/gen-sparkplug.sh: only the SwiftProtobuf runtime library is linked.
+        .target(
+            name: "SparkplugB",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["sparkplug_b.proto"]
+        ),
         .target(
             name: "TaktCore",
             dependencies: [
+                "SparkplugB",
                 .product(name: "Collections", package: "swift-collections"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
             swiftSettings: swiftSettings
         ),

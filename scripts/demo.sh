@@ -9,6 +9,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# DIALECT=sparkplug|umh|mixed: the simulator publishes as Sparkplug B edge nodes, UMH ia/
+# messages or both beside JSON (takt-sim --dialect), on the demo site whose plant file binds
+# every station to both (Config/plant-dialects.yaml).
+DIALECT=${DIALECT:-takt}
+if [ "$DIALECT" != takt ]; then
+  PLANT=${PLANT:-Config/plant-dialects.yaml}
+  SITE=${SITE:-demo}
+  TARGET_GWH=${TARGET_GWH:-4}
+  DAYS=${DAYS:-7}
+fi
 PLANT=${PLANT:-Config/plant-bishan.yaml}
 SITE=${SITE:-bishan}
 DAYS=${DAYS:-14}
@@ -75,9 +85,9 @@ echo "demo: taktd online (store: sqlite:$OUT/data/takt.sqlite)" >&2
 # ~25,000/s on a 2-core machine (8 minutes) and QoS 0 at ~85,000/s. The daemon keeps up either
 # way; the exactly-once guarantees (QoS 1, kill -9, broker restarts) are what the tests prove.
 SPEED=$(( DAYS * 86400 / WALL_SECONDS ))
-echo "demo: simulating $DAYS days of $PLANT ending now at ${SPEED}× (about $WALL_SECONDS s)…" >&2
+echo "demo: simulating $DAYS days of $PLANT ($DIALECT) ending now at ${SPEED}× (about $WALL_SECONDS s)…" >&2
 "$BIN/takt-sim" --plant "$PLANT" --broker "$BROKER" --duration "${DAYS}d" --speed "$SPEED" --seed 2026 \
-  --qos "${QOS:-0}" --truth "$OUT/truth.json"
+  --qos "${QOS:-0}" --dialect "$DIALECT" --truth "$OUT/truth.json"
 
 # Wait until the daemon has counted everything the simulator sent (the broker may still be
 # delivering), then stop it cleanly.

@@ -104,11 +104,15 @@ public struct PublishCounts: Sendable, Equatable {
     public var reorders: Int64 = 0
     /// Device restarts done by the `reboot` fault.
     public var reboots: Int64 = 0
+    /// Sparkplug BIRTH and DEATH messages.
+    public var control: Int64 = 0
+    /// Sparkplug DATA messages not published by the `drop` fault.
+    public var drops: Int64 = 0
 
     public init() {}
 
     /// Every message published (what a subscriber receives).
-    public var total: Int64 { unit + state + duplicate + malformed }
+    public var total: Int64 { unit + state + duplicate + malformed + control }
 }
 
 /// The ground truth of one run, accumulated as the messages are generated.

@@ -5,6 +5,8 @@ public struct MessageBatch: Sendable {
     /// What a message is, for counting.
     public enum Kind: UInt8, Sendable {
         case unit, state, duplicate, malformed
+        /// A Sparkplug BIRTH or DEATH: session control, no count of its own.
+        case control
     }
 
     public struct Entry: Sendable {

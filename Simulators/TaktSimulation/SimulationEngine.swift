@@ -22,6 +22,11 @@ import TaktCore
 ///   × z)` (z cut at ±4), rounded to 1e-6 kWh. Other stations send no `energy_kwh`, so a
 ///   consumer counts `good × unit_kwh` for them.
 ///
+/// - Dialects (`--dialect`, ``DialectState``): a station bound to a Sparkplug edge node
+///   publishes cumulative counters and its state code as NDATA/DDATA (after the node's births);
+///   a station bound to a UMH asset publishes `…/count` and `…/state`. The physics and the truth
+///   are the same; energy is `good × unit_kwh` where the dialect carries no measured energy.
+///
 /// ## Order and determinism
 /// Events run in (ts, line, kind, station, scheduling order); each station draws from its own
 /// xoshiro256** stream seeded by (seed, line, station) and the faults from a separate stream, so
@@ -94,6 +99,8 @@ public struct SimulationEngine {
     var queue = EventQueue()
     var faultRNG: Xoshiro256
     var truth: GroundTruth
+    /// How each station speaks, and the Sparkplug edge nodes' state.
+    var dialects = DialectState()
     /// What has been published so far (after the fault layer).
     public internal(set) var counts = PublishCounts()
     /// The messages produced by the last ``fill(maxMessages:until:)`` calls; the caller empties it.
@@ -138,6 +145,7 @@ public struct SimulationEngine {
                 global += 1
             }
         }
+        dialects = DialectState(plant: plant, dialect: options.dialect, topics: &topics)
         self.topics = topics
         topicBytes = topics.map { Array($0.utf8) }
         bufferSlots = Array(repeating: 0, count: global * Self.bufferCapacity)
@@ -371,6 +379,10 @@ public struct SimulationEngine {
         let ts = max(t, stations[g].lastStateTs &+ 1)
         stations[g].announced = code
         stations[g].lastStateTs = ts
+        guard speaksTakt(g) else {
+            truth.state(station: g, ts: ts, code: code)
+            return publishDialectState(g, ts, code)
+        }
         beginPayload(g, ts: ts)
         scratch.appendASCII(",\"state\":")
         scratch.appendDecimal(UInt64(code))
@@ -398,6 +410,7 @@ public struct SimulationEngine {
 
     /// `energyMicroKWh` < 0: no `energy_kwh` field (the consumer counts `good × unit_kwh`).
     mutating func publishUnit(_ g: Int, _ ts: Int64, scrap: Bool, energyMicroKWh: Int64) {
+        guard speaksTakt(g) else { return publishDialectUnit(g, ts, scrap: scrap, energyMicroKWh: energyMicroKWh) }
         beginPayload(g, ts: ts)
         scratch.appendASCII(scrap ? ",\"good\":0,\"scrap\":1" : ",\"good\":1,\"scrap\":0")
         if energyMicroKWh >= 0 {
@@ -430,16 +443,23 @@ public struct SimulationEngine {
     /// Publishes the message in `scratch`, then the duplicate and garbage faults for it.
     @inline(__always)
     mutating func emitReal(_ g: Int, topic: Int32, kind: MessageBatch.Kind, ts: Int64) {
+        if emitWithFaults(topic: topic, kind: kind) {
+            let garbageTopic = Int32(2 * g) + Int32(faultRNG.next() & 1)
+            makeGarbage(variant: Int(faultRNG.next() % 6), ts: ts, seq: stations[g].seq, state: garbageTopic & 1 == 1)
+            emit(garbageTopic, garbage, .malformed)
+        }
+    }
+
+    /// Publishes `scratch` on `topic` and, by the `dup` fault, again; true when the `malformed`
+    /// fault asks for garbage after it (the caller makes it: each dialect breaks differently).
+    @inline(__always)
+    mutating func emitWithFaults(topic: Int32, kind: MessageBatch.Kind) -> Bool {
         emit(topic, scratch, kind)
         let faults = options.faults
         if faults.duplicate > 0, faultRNG.uniform() < faults.duplicate {
             emit(topic, scratch, .duplicate)
         }
-        if faults.malformed > 0, faultRNG.uniform() < faults.malformed {
-            let garbageTopic = Int32(2 * g) + Int32(faultRNG.next() & 1)
-            makeGarbage(variant: Int(faultRNG.next() % 6), ts: ts, seq: stations[g].seq, state: garbageTopic & 1 == 1)
-            emit(garbageTopic, garbage, .malformed)
-        }
+        return faults.malformed > 0 && faultRNG.uniform() < faults.malformed
     }
 
     /// A payload on a valid topic that breaks a rule of contract section 2 for sure.
@@ -508,6 +528,7 @@ public struct SimulationEngine {
         case .state: counts.state += 1
         case .duplicate: counts.duplicate += 1
         case .malformed: counts.malformed += 1
+        case .control: counts.control += 1
         }
     }
 }

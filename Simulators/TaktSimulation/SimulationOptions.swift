@@ -9,17 +9,23 @@ public struct FaultRates: Sendable, Equatable {
     public var reorder: Double = 0
     /// After the message, garbage is published on a valid topic of the same station.
     public var malformed: Double = 0
-    /// Before the message, the device restarts: `boot` + 1, `seq` from 0.
+    /// Before the message, the device restarts: `boot` + 1, `seq` from 0 (a Sparkplug edge
+    /// node: NDEATH, then NBIRTH with `bdSeq` + 1 and `seq` 0).
     public var reboot: Double = 0
+    /// Sparkplug only: a DATA message without a state change is not published (its `seq` is
+    /// used up, so the host sees a gap; the cumulative counters carry its units to the next
+    /// message of the node, and the truth moves them there too).
+    public var drop: Double = 0
 
-    public init(duplicate: Double = 0, reorder: Double = 0, malformed: Double = 0, reboot: Double = 0) {
+    public init(duplicate: Double = 0, reorder: Double = 0, malformed: Double = 0, reboot: Double = 0, drop: Double = 0) {
         self.duplicate = duplicate
         self.reorder = reorder
         self.malformed = malformed
         self.reboot = reboot
+        self.drop = drop
     }
 
-    public var isNone: Bool { duplicate == 0 && reorder == 0 && malformed == 0 && reboot == 0 }
+    public var isNone: Bool { duplicate == 0 && reorder == 0 && malformed == 0 && reboot == 0 && drop == 0 }
 
     /// Parses `dup=P,reorder=P,malformed=P,reboot=P` (any subset, any order).
     /// - Throws: ``SimulationUsageError`` naming the bad part.
@@ -28,7 +34,7 @@ public struct FaultRates: Sendable, Equatable {
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let pieces = part.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
             guard pieces.count == 2 else {
-                throw SimulationUsageError(flag: "--faults", "'\(part)' is not NAME=P (names: dup, reorder, malformed, reboot)")
+                throw SimulationUsageError(flag: "--faults", "'\(part)' is not NAME=P (names: dup, reorder, malformed, reboot, drop)")
             }
             let name = pieces[0].trimmingCharacters(in: .whitespaces)
             guard let p = Double(pieces[1].trimmingCharacters(in: .whitespaces)), p >= 0, p <= 1 else {
@@ -39,8 +45,9 @@ public struct FaultRates: Sendable, Equatable {
             case "reorder": rates.reorder = p
             case "malformed": rates.malformed = p
             case "reboot": rates.reboot = p
+            case "drop": rates.drop = p
             default:
-                throw SimulationUsageError(flag: "--faults", "unknown fault '\(name)' (names: dup, reorder, malformed, reboot)")
+                throw SimulationUsageError(flag: "--faults", "unknown fault '\(name)' (names: dup, reorder, malformed, reboot, drop)")
             }
         }
         return rates
@@ -60,6 +67,19 @@ public struct SimulationUsageError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(flag): \(problem)" }
 }
 
+/// How the simulated stations speak (`takt-sim --dialect`; docs/simulator.md).
+public enum SimulationDialect: String, Sendable, CaseIterable {
+    /// Takt's own JSON (`takt/v1/…`), every station.
+    case takt
+    /// Stations with a `sparkplug:` binding as Sparkplug B edge nodes; the rest JSON.
+    case sparkplug
+    /// Stations with a `umh:` asset as UMH `ia/` messages; the rest JSON.
+    case umh
+    /// Each station by its binding: `sparkplug:` first, then `umh:`, else JSON (one site whose
+    /// lines use the three dialects together).
+    case mixed
+}
+
 /// What to simulate: the span of simulated time, the seed and the faults.
 public struct SimulationOptions: Sendable {
     /// First simulated instant, epoch ms.
@@ -69,12 +89,16 @@ public struct SimulationOptions: Sendable {
     /// `--seed`.
     public var seed: UInt64
     public var faults: FaultRates
+    /// `--dialect`.
+    public var dialect: SimulationDialect
 
-    public init(from: Int64, durationMs: Int64, seed: UInt64, faults: FaultRates = FaultRates()) {
+    public init(from: Int64, durationMs: Int64, seed: UInt64, faults: FaultRates = FaultRates(),
+                dialect: SimulationDialect = .takt) {
         self.from = from
         self.durationMs = durationMs
         self.seed = seed
         self.faults = faults
+        self.dialect = dialect
     }
 
     public var end: Int64 { from + durationMs }

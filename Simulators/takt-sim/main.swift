@@ -54,8 +54,13 @@ struct TaktSim: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the exact expected totals (JSON) to this file at the end.", valueName: "file"))
     var truth: String?
 
-    @Option(help: ArgumentHelp("Faults to inject, each a probability per message.", valueName: "dup=P,reorder=P,malformed=P,reboot=P"))
+    @Option(help: ArgumentHelp("Faults to inject, each a probability per message.", valueName: "dup=P,reorder=P,malformed=P,reboot=P,drop=P"))
     var faults: String?
+
+    @Option(help: ArgumentHelp(
+        "How stations speak: takt (JSON), sparkplug (stations with a sparkplug: binding as Sparkplug B edge nodes), umh (stations with a umh: asset as ia/ messages), mixed (each by its binding).",
+        valueName: "takt|sparkplug|umh|mixed"))
+    var dialect: String = "takt"
 
     @Option(help: ArgumentHelp("Write topic<TAB>payload lines to this file instead of publishing.", valueName: "file"))
     var out: String?
@@ -92,6 +97,9 @@ struct TaktSim: AsyncParsableCommand {
             start = pace == .factor(1) ? now : now - durationMs
         }
         let faultRates = try faults.map { try FaultRates.parse($0) } ?? FaultRates()
+        guard let dialectChoice = SimulationDialect(rawValue: dialect) else {
+            throw SimulationUsageError(flag: "--dialect", "'\(dialect)' is not one of takt, sparkplug, umh, mixed")
+        }
         guard qos == 0 || qos == 1 else {
             throw SimulationUsageError(flag: "--qos", "'\(qos)' is not 0 or 1")
         }
@@ -101,7 +109,8 @@ struct TaktSim: AsyncParsableCommand {
         if out != nil, username != nil || password != nil || passwordFile != nil || caFile != nil {
             throw SimulationUsageError(flag: "--out", "writes to a file instead of publishing; drop the broker's credentials")
         }
-        return (plantModel, SimulationOptions(from: start, durationMs: durationMs, seed: seed, faults: faultRates), pace)
+        return (plantModel, SimulationOptions(from: start, durationMs: durationMs, seed: seed, faults: faultRates,
+                                                     dialect: dialectChoice), pace)
     }
 
     /// `--username`, `--password` or `--password-file`, `--ca-file`, checked.

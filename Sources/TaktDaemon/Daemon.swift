@@ -73,6 +73,11 @@ public final class Daemon: Sendable {
     /// - Parameter stateHorizons: the store's lease rows (each line's integrated state horizon).
     static func openShared(settings: DaemonSettings, logger: Logger, store: any RollupStore, lock: DataDirectoryLock,
                            fence: CommitFence, stateHorizons: [LeaseRow]) async throws -> Daemon {
+        guard !settings.hasSparkplugStations && !settings.hasUMHStations else {
+            // Their topics are not per line (a Sparkplug node can feed several lines), and their
+            // exactly-once state needs the journal's clock records: one daemon per store for now.
+            throw DaemonConfigurationError("Sparkplug B and UMH stations need one daemon per store: set shared_lines: false")
+        }
         var aggregator: Aggregator
         do {
             aggregator = try Aggregator(plants: settings.plants, settings: settings.aggregatorSettings)
@@ -152,9 +157,25 @@ public final class Daemon: Sendable {
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
+        // Sparkplug B (contract section 9): the host's STATE is the intake connection's will.
+        let sparkplugState = settings.hasSparkplugStations
+            ? configuration.sparkplugHostID.map { SparkplugHostState(hostID: $0, timestamp: Intake.nowMs()) } : nil
         let intakeClient = MQTTClient(configuration: settings.mqtt(
-            clientID: configuration.intakeClientID, cleanSession: false, will: nil,
+            clientID: configuration.intakeClientID, cleanSession: false, will: sparkplugState?.will,
             messageHandler: { intake.receive($0) }, messageBatchEnded: { intake.batchEnded() }))
+        if settings.hasSparkplugStations {
+            // NCMD Rebirth on the publisher connection, without waiting (the caller holds the
+            // intake's lock); throttled per node by the host state machine.
+            intake.sendCommand = { [publisher, logger] topic, payload in
+                Task {
+                    do {
+                        try await publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: false)
+                    } catch {
+                        logger.warning("Sparkplug command to \(topic) not sent: \(error)")
+                    }
+                }
+            }
+        }
 
         let onlineStatus = OnlineStatus(publisher: publisher, topic: statusTopic, online: status(online: true).bytes)
 
@@ -181,9 +202,17 @@ public final class Daemon: Sendable {
                 sessions: fence.leases.map { lineSession($0.line) }, intake: intake, status: onlineStatus,
                 replayed: replayed, logger: logger))
         } else {
+            if settings.hasSparkplugStations {
+                services.append(SparkplugHostService(intake: intake, client: intakeClient, state: sparkplugState,
+                                                     tickInterval: .milliseconds(100), replayed: replayed, logger: logger))
+            }
+            var announceState: (@Sendable () async throws -> Void)?
+            if let sparkplugState {
+                announceState = { try await sparkplugState.announce(on: intakeClient) }
+            }
             services.append(IntakeService(
-                client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, status: onlineStatus,
-                replayed: replayed, logger: logger))
+                client: intakeClient, intake: intake, subscriptions: settings.subscriptions, status: onlineStatus,
+                replayed: replayed, logger: logger, afterSubscribe: announceState))
         }
         return services.map { .init(service: $0, successTerminationBehavior: .gracefullyShutdownGroup) }
     }

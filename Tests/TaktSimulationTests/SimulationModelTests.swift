@@ -113,7 +113,8 @@ struct FormatTests {
     @Test func faults() throws {
         #expect(try FaultRates.parse("dup=0.1,reorder=0.2,malformed=0.3,reboot=0.4") == FaultRates(duplicate: 0.1, reorder: 0.2, malformed: 0.3, reboot: 0.4))
         #expect(try FaultRates.parse("reboot=1") == FaultRates(reboot: 1))
-        for bad in ["dup", "dup=", "dup=1.5", "dup=-0.1", "drop=0.1", "dup=0.1,,reorder=0.1"] {
+        #expect(try FaultRates.parse("drop=0.1") == FaultRates(drop: 0.1))
+        for bad in ["dup", "dup=", "dup=1.5", "dup=-0.1", "lose=0.1", "drop=2", "dup=0.1,,reorder=0.1"] {
             #expect(throws: SimulationUsageError.self) { try FaultRates.parse(bad) }
         }
     }

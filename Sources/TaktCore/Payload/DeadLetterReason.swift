@@ -46,6 +46,13 @@ public enum DeadLetterReason: String, CaseIterable, Codable, Sendable, Hashable 
     /// A state change of a station whose timeline already holds `max_state_changes` changes
     /// within `max_age` (a device flapping faster than any line changes state).
     case stateFlood = "state_flood"
+    /// A `spBv1.0/` payload that is not a Sparkplug B protobuf, or whose topic is not a
+    /// Sparkplug topic (contract section 9).
+    case badProtobuf = "bad_protobuf"
+    /// A Sparkplug metric value that cannot be counted: the wrong value field for its BIRTH
+    /// datatype, a type Takt does not read, or a cumulative counter that jumps by more than
+    /// 1,000,000 units at once (its baseline moves, nothing is counted).
+    case badValue = "bad_value"
 }
 
 /// A dead letter: the reason (closed set) and a human detail naming the field and the fault.

@@ -86,6 +86,8 @@ extension Aggregator {
             stations[st].snapshotDirty = false
             stations[st].timelineDirty = false
         }
+        snapshots += drainSparkplugSnapshots()
+        snapshots += drainUMHSnapshots()
         var counters: [SiteCounters] = []
         for si in sites.indices where sites[si].changed {
             counters.append(siteCounters(si))
@@ -186,6 +188,7 @@ extension Aggregator {
         var report = RestoreReport()
         let dec = JSONDecoder()
         for s in snaps {
+            if restoreSparkplug(s) || restoreUMH(s) { continue }
             guard let st = stationByKey[s.station] else {
                 report.ignoredStations.append(s.station)
                 continue

@@ -126,7 +126,17 @@ public struct Aggregator: Sendable {
     /// Stations with something for the next drain.
     var touched: [Int32] = []
     /// Dead letters no site can be blamed for (bad topic, unknown site), by reason.
-    public private(set) var unattributedDeadLetters = [DeadLetterReason: Int64]()
+    public internal(set) var unattributedDeadLetters = [DeadLetterReason: Int64]()
+    /// The Sparkplug B host: per-node sequencing, aliases and counter baselines (contract
+    /// section 9); its effects land in the same pending windows as JSON events.
+    var sparkplug: SparkplugHost
+    /// UMH: station by asset prefix (`ia/{customer}/{location}/{asset}`), the dense index of a
+    /// UMH station, its station, its persisted state, and which changed since the last drain.
+    var umhStations: [String: Int] = [:]
+    var umhIndex: [Int: Int] = [:]
+    var umhStationOf: [Int] = []
+    var umhState: [UMHStationState] = []
+    var umhDirty: Set<Int> = []
 
     /// Builds the engine for these sites.
     ///
@@ -139,6 +149,8 @@ public struct Aggregator: Sendable {
         var siteByID: [String: Int] = [:]
         var stationByKey: [StationKey: Int] = [:]
         var keys: [String] = []
+        var sparkplugBindings: [(station: Int, site: String, binding: SparkplugBinding)] = []
+        var umhAssets: [String: Int] = [:]
         for plant in plants {
             guard TopicSegment.isValidSite(plant.site) else {
                 throw AggregatorError("site '\(plant.site)' is not a valid topic segment (or reserved)")
@@ -169,9 +181,21 @@ public struct Aggregator: Sendable {
                     keys.append("\(plant.site)/\(line.id)/\(st.id)")
                 }
             }
+            for st in first..<stationInfo.count {
+                let key = stationInfo[st].key
+                let station = plant.line(key.line)?.stations.first(where: { $0.id == key.station })
+                if let b = station?.sparkplug {
+                    sparkplugBindings.append((st, plant.site, b))
+                }
+                if let asset = station?.umh {
+                    guard umhAssets[asset] == nil else { throw AggregatorError("two stations report through the UMH asset \(asset)") }
+                    umhAssets[asset] = st
+                }
+            }
             siteInfo.append(SiteInfo(id: plant.site, calendar: WindowCalendar(timeZone: plant.timeZone),
                                      stations: first..<stationInfo.count, lines: lines))
         }
+        self.sparkplug = try SparkplugHost(bindings: sparkplugBindings, settings: settings.sparkplug)
         self.settings = settings
         self.decoder = PayloadDecoder(limits: settings.payload)
         self.sources = SourceIndex(keys: keys)
@@ -183,6 +207,12 @@ public struct Aggregator: Sendable {
         self.stations = Array(repeating: StationState(dedup: StationDedup(capacity: settings.dedupCapacity,
                                                                           keepBoots: settings.keepBoots)),
                               count: stationInfo.count)
+        for (asset, st) in umhAssets.sorted(by: { $0.value < $1.value }) {
+            umhStations[asset] = st
+            umhIndex[st] = umhStationOf.count
+            umhStationOf.append(st)
+            umhState.append(UMHStationState())
+        }
     }
 
     // MARK: - Ingest
@@ -199,7 +229,7 @@ public struct Aggregator: Sendable {
     ///   message of a window that already has pending deltas (a window's first message since
     ///   the last drain allocates its slot, and its cycle histogram on the first `cycle_ms`).
     public mutating func ingest(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, now: Int64) -> IngestOutcome {
-        guard let (st, kind) = sources.match(topic: topic) else { return slowPathTopic(topic) }
+        guard let (st, kind) = sources.match(topic: topic) else { return slowPathTopic(topic, payload: payload, now: now) }
         let si = stationInfo[st].site
         let event: DecodedPayload
         do {
@@ -341,12 +371,13 @@ public struct Aggregator: Sendable {
     func siteCounters(_ si: Int) -> SiteCounters {
         var missing: Int64 = 0
         for st in siteInfo[si].stations { missing = missing.saturatingAdd(stations[st].dedup.missing) }
+        missing = missing.saturatingAdd(sparkplug.missing(site: siteInfo[si].id))
         let s = sites[si]
         return SiteCounters(site: siteInfo[si].id, horizon: s.horizon, accepted: s.accepted,
                             duplicates: s.duplicates, deadLetters: s.deadLetters, missing: missing)
     }
 
-    private mutating func deadLetter(site si: Int, _ reason: DeadLetterReason, _ detail: String) -> IngestOutcome {
+    mutating func deadLetter(site si: Int, _ reason: DeadLetterReason, _ detail: String) -> IngestOutcome {
         sites[si].deadLetters = sites[si].deadLetters.saturatingAdd(1)
         sites[si].deadLettersByReason[Self.reasonIndex(reason)] = sites[si].deadLettersByReason[Self.reasonIndex(reason)].saturatingAdd(1)
         sites[si].changed = true
@@ -358,7 +389,8 @@ public struct Aggregator: Sendable {
     }
 
     /// A topic the fast path did not know: name the fault (`bad_topic`) or the unknown part.
-    private mutating func slowPathTopic(_ topic: UnsafeRawBufferPointer) -> IngestOutcome {
+    private mutating func slowPathTopic(_ topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, now: Int64) -> IngestOutcome {
+        if let outcome = ingestOtherInput(topic: topic, payload: payload, now: now) { return outcome }
         let parsed: InboundTopic
         do {
             parsed = try InboundTopic.parse(topic)
@@ -378,7 +410,7 @@ public struct Aggregator: Sendable {
     }
 
     @inline(__always)
-    private mutating func touch(_ st: Int) {
+    mutating func touch(_ st: Int) {
         if !stations[st].touched {
             stations[st].touched = true
             touched.append(Int32(st))
@@ -437,7 +469,7 @@ public struct Aggregator: Sendable {
     }
 
     /// Adds `r` to the station's late ranges, keeping them sorted and disjoint.
-    private mutating func addLateRange(station st: Int, _ r: Range<Int64>) {
+    mutating func addLateRange(station st: Int, _ r: Range<Int64>) {
         var lo = r.lowerBound
         var hi = r.upperBound
         var out: [Range<Int64>] = []

@@ -21,6 +21,8 @@ public struct AggregatorSettings: Sendable, Equatable {
     /// `max_age`); a change beyond it is a dead letter `state_flood`. 28 bytes an entry; the
     /// default 20,000 is one change every 2.5 minutes for 35 days (560 KB a station).
     public var maxStateChanges: Int
+    /// `sparkplug:` (contract section 9).
+    public var sparkplug = SparkplugSettings()
 
     public static let defaultMaxAgeMs: Int64 = 35 * 86_400_000
 

@@ -193,14 +193,17 @@ struct PlantFileReader {
         var seen: [String: Int] = [:]
         for (index, stationNode) in stationNodes.enumerated() {
             let sPath = "\(f.path("stations"))[\(index)]"
-            let s = try fields(stationNode, path: sPath, what: "a station", required: ["id", "cycle_s"])
+            let s = try fields(stationNode, path: sPath, what: "a station", required: ["id", "cycle_s"],
+                               optional: ["sparkplug", "umh"])
             let sid = try segment(s.values["id"]!, key: s.path("id"))
             if let first = seen[sid] {
                 throw error(s.values["id"]!.mark, key: s.path("id"), "duplicate station id '\(sid)' in \(path) (first at line \(first))")
             }
             seen[sid] = s.values["id"]!.mark?.line ?? 0
             let cycle = try number(s.values["cycle_s"]!, key: s.path("cycle_s"), 0...86_400, "above 0 and at most 86400 (seconds)", above: 0)
-            stations.append(Plant.Station(id: sid, cycleS: cycle))
+            let binding = try s.values["sparkplug"].map { node throws(PlantFileError) in try sparkplug(node, path: s.path("sparkplug")) }
+            let umh = try s.values["umh"].map { node throws(PlantFileError) in try umhAsset(node, key: s.path("umh")) }
+            stations.append(Plant.Station(id: sid, cycleS: cycle, sparkplug: binding, umh: umh))
         }
         guard seen[output] != nil else {
             throw error(

@@ -75,10 +75,18 @@ public struct Plant: Sendable, Equatable {
         public var id: String
         /// The station's own ideal cycle, seconds per unit (> 0).
         public var cycleS: Double
+        /// Where the station reports through a Sparkplug B edge node (contract section 9);
+        /// `nil`: not through Sparkplug.
+        public var sparkplug: SparkplugBinding?
+        /// The UMH asset topic prefix `ia/{customer}/{location}/{asset}` (contract section 10);
+        /// `nil`: not through UMH.
+        public var umh: String?
 
-        public init(id: String, cycleS: Double) {
+        public init(id: String, cycleS: Double, sparkplug: SparkplugBinding? = nil, umh: String? = nil) {
             self.id = id
             self.cycleS = cycleS
+            self.sparkplug = sparkplug
+            self.umh = umh
         }
     }
 

@@ -60,6 +60,11 @@ public struct DaemonConfiguration: Sendable {
     /// How long (ms) a line lease lasts without renewal; renewed every third of it. A dead
     /// daemon's lines are taken over within about this plus one renewal round.
     public var leaseTtlMs: Int64 = 15_000
+    /// `sparkplug: {host_id, rebirth, reorder_timeout_ms}` (contract section 9). `host_id`
+    /// nil: no STATE messages.
+    public var sparkplugHostID: String?
+    public var sparkplugRebirth = true
+    public var sparkplugReorderTimeoutMs = 2000
 
     public init() {}
 
@@ -182,10 +187,33 @@ public struct DaemonConfiguration: Sendable {
             case "max_rows": configuration.maxRows = try integer(1...10_000_000)
             case "max_state_changes": configuration.maxStateChanges = try integer(2...10_000_000)
             case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
+            case "sparkplug":
+                guard let entries = value.mapping else { throw fail("'sparkplug' must be a mapping (host_id, rebirth, reorder_timeout_ms)") }
+                for (subKey, subValue) in entries {
+                    let name = subKey.scalar?.string ?? ""
+                    let text = subValue.scalar?.string ?? ""
+                    switch name {
+                    case "host_id":
+                        guard SparkplugBinding.isValidID(text) else {
+                            throw fail("'sparkplug.host_id' must be 1 to 64 bytes without / + # or control characters")
+                        }
+                        configuration.sparkplugHostID = text
+                    case "rebirth":
+                        guard let b = Bool(text) else { throw fail("'sparkplug.rebirth' must be true or false") }
+                        configuration.sparkplugRebirth = b
+                    case "reorder_timeout_ms":
+                        guard let n = Int(text), (0...600_000).contains(n) else {
+                            throw fail("'sparkplug.reorder_timeout_ms' must be a whole number from 0 to 600000")
+                        }
+                        configuration.sparkplugReorderTimeoutMs = n
+                    default:
+                        throw fail("unknown key 'sparkplug.\(name)'; allowed: host_id, rebirth, reorder_timeout_ms")
+                    }
+                }
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl, sparkplug")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

@@ -76,10 +76,32 @@ public struct DaemonSettings: Sendable {
 
     /// Settings of the aggregator (the bounds on what devices send).
     var aggregatorSettings: AggregatorSettings {
-        AggregatorSettings(maxAgeMs: configuration.maxAgeMs, maxPayloadBytes: configuration.maxPayloadBytes,
-                           maxFutureS: Int64(configuration.maxFutureS), maxPastMs: configuration.maxPastMs,
-                           dedupLimits: DedupLimits(maxSeqGap: configuration.maxSeqGap, maxBootGap: configuration.maxBootGap),
-                           maxStateChanges: configuration.maxStateChanges)
+        var s = AggregatorSettings(maxAgeMs: configuration.maxAgeMs, maxPayloadBytes: configuration.maxPayloadBytes,
+                                   maxFutureS: Int64(configuration.maxFutureS), maxPastMs: configuration.maxPastMs,
+                                   dedupLimits: DedupLimits(maxSeqGap: configuration.maxSeqGap, maxBootGap: configuration.maxBootGap),
+                                   maxStateChanges: configuration.maxStateChanges)
+        s.sparkplug = SparkplugSettings(reorderTimeoutMs: Int64(configuration.sparkplugReorderTimeoutMs),
+                                        rebirth: configuration.sparkplugRebirth)
+        return s
+    }
+
+    /// Whether a plant file binds a station to a Sparkplug edge node.
+    var hasSparkplugStations: Bool { plants.contains { $0.lines.contains { $0.stations.contains { $0.sparkplug != nil } } } }
+
+    /// Whether a plant file binds a station to a UMH asset.
+    var hasUMHStations: Bool { plants.contains { $0.lines.contains { $0.stations.contains { $0.umh != nil } } } }
+
+    /// The intake's topic filters: the configured ones, plus `spBv1.0/#` when a plant file names
+    /// a Sparkplug station and the count/scrapCount/state topics of every UMH asset (unless a
+    /// configured filter already starts there).
+    var subscriptions: [String] {
+        var filters = configuration.subscriptions
+        if hasSparkplugStations && !filters.contains(where: { $0 == "#" || $0.hasPrefix("spBv1.0/") }) { filters.append("spBv1.0/#") }
+        if hasUMHStations && !filters.contains(where: { $0 == "#" || $0.hasPrefix("ia/") }) {
+            // Only the bound assets' three types: an ia/ namespace carries much else (process values…).
+            filters += Aggregator.umhSubscriptions(plants)
+        }
+        return filters
     }
 
     /// `host:port`, `:port` or `port` → Hummingbird's bind address (host defaults to 127.0.0.1).

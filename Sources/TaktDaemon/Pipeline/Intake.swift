@@ -134,11 +134,14 @@ final class Intake: @unchecked Sendable {
         // Buffered when no PUBACK can go out before `batchEnded` writes the buffer (or when
         // there is no PUBACK: QoS 0); written at once otherwise.
         let deferWrite = message.acknowledgedAfterBatch || message.qos == .atMostOnce
+        let now = Intake.nowMs()
+        condition.lock()
+        // Journal order is ingest order, also for the clock records another thread adds
+        // (``tick()``): the append happens under the lock.
+        if Aggregator.isSparkplug(message.topic) { clockRecordLocked(now: now, deferWrite: deferWrite) }
         let written = deferWrite ? journal.appendBuffered(topic: message.topic, payload: message.payload)
                                  : journal.append(topic: message.topic, payload: message.payload)
         guard let end = written else { journalFailed() }
-        let now = Intake.nowMs()
-        condition.lock()
         ingestLocked(topic: message.topic, payload: message.payload, endOffset: end, now: now)
         // Outside a burst (the client's `mosquitto_loop` phases) no `batchEnded` follows.
         if !message.acknowledgedAfterBatch { waitForQueueSpaceLocked() }
@@ -319,9 +322,45 @@ final class Intake: @unchecked Sendable {
 
     // MARK: under the lock
 
+    /// Sends what the Sparkplug host asks edge nodes (NCMD Rebirth); set before the intake
+    /// connects. Called on the thread that ingested, under the intake's lock: it must not block.
+    var sendCommand: (@Sendable (_ topic: String, _ payload: [UInt8]) -> Void)?
+    /// A clock record was journaled by this run (the first one says the daemon resumed).
+    private var clockResumed = false
+
+    /// The Sparkplug host's timer (``SparkplugTickService``): when a reorder timeout is due,
+    /// journals a clock record and ingests it, so the timeout fires — in a replay too, at the
+    /// same place in the stream.
+    func tick() {
+        condition.lock()
+        defer { condition.unlock() }
+        guard aggregator.hasSparkplugStations, aggregator.sparkplugTimeoutDue(now: Intake.nowMs()) else { return }
+        clockRecordLocked(now: Intake.nowMs(), deferWrite: false)
+    }
+
+    /// Journals and ingests a clock record when the host clock is behind `now`.
+    private func clockRecordLocked(now: Int64, deferWrite: Bool) {
+        // Without a journal (shared lines) there is no Sparkplug input: Daemon.openShared refuses it.
+        guard let journal, aggregator.hasSparkplugStations, now > aggregator.sparkplugClock else { return }
+        var topic = Aggregator.clockTopic
+        let payload = Aggregator.clockPayload(now, resumed: !clockResumed)
+        clockResumed = true
+        topic.withUTF8 { t in
+            payload.withUnsafeBytes { p in
+                let topic = UnsafeRawBufferPointer(t)
+                let written = deferWrite ? journal.appendBuffered(topic: topic, payload: p) : journal.append(topic: topic, payload: p)
+                guard let end = written else { journalFailed() }
+                ingestLocked(topic: topic, payload: p, endOffset: end, now: now)
+            }
+        }
+    }
+
     private func ingestLocked(topic: UnsafeRawBufferPointer, payload: UnsafeRawBufferPointer, endOffset: Int64, now: Int64) {
         offset = endOffset
         let outcome = aggregator.ingest(topic: topic, payload: payload, now: now)
+        if aggregator.hasSparkplugStations {
+            for command in aggregator.takeSparkplugCommands() { sendCommand?(command.topic, command.payload) }
+        }
         if case .deadLetter(let reason, let detail) = outcome {
             deadLetters.append(DeadLetterMessage(topic: String(decoding: topic, as: UTF8.self), reason: reason.rawValue,
                                                  detail: detail, payload: Array(payload)))

@@ -14,6 +14,8 @@ struct IntakeService: Service {
     let status: OnlineStatus
     let replayed: StartupGate
     let logger: Logger
+    /// Runs once the subscriptions exist (the Sparkplug host's STATE birth).
+    var afterSubscribe: (@Sendable () async throws -> Void)?
 
     func run() async throws {
         var watching: Task<Void, Never>?
@@ -27,6 +29,7 @@ struct IntakeService: Service {
                 try await client.subscribe(Intake.droppedTopic, qos: .atMostOnce)
                 let node = client.connectedBroker.map { " on \($0)" } ?? ""
                 logger.info("intake subscribed to \(subscriptions.joined(separator: ", "))\(node)")
+                try await afterSubscribe?()
                 // Online only once the session exists: from now on the broker keeps every
                 // message for this daemon, whether or not it is running.
                 try await status.announce()
