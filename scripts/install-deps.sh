@@ -28,4 +28,10 @@ if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check check-jsonschema >/dev/null 2>&1 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages check-jsonschema
 fi
+# schemathesis: LiveAPITests generates requests from taktd's /openapi.json (pinned: its CLI moves).
+if ! python3 -m schemathesis --version >/dev/null 2>&1; then
+  echo "install-deps: installing schemathesis (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5' >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'schemathesis==4.32.5'
+fi
 command -v swift >/dev/null || { echo "install-deps: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }

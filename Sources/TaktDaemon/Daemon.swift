@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Metrics
 import MQTT
+import Prometheus
 import ServiceLifecycle
 import TaktCore
 import TaktStore
@@ -15,8 +17,10 @@ import TaktStore
 /// 2. ``JournalSyncService`` — the journal's fsync interval.
 /// 3. ``CommitterService`` — replays the journal past the store's offset, then commits what the
 ///    intake drains; at shutdown commits everything left.
-/// 4. Hummingbird (`--http`) — reads the store and the counters, never the committer's path.
-/// 5. ``IntakeService`` — the subscribing connection; opens only after the replay. Stopped
+/// 4. Hummingbird (`--http`) — reads the rings, the store and the counters, never the committer's path.
+/// 5. ``LiveService`` — alerts and the live stream's keep-alive; at shutdown ends the live streams
+///    (before the HTTP server stops).
+/// 6. ``IntakeService`` — the subscribing connection; opens only after the replay. Stopped
 ///    first, so nothing new arrives while the rest drains.
 public final class Daemon: Sendable {
     let settings: DaemonSettings
@@ -29,6 +33,10 @@ public final class Daemon: Sendable {
     /// The journal offset the store had at start-up (where the replay begins).
     let committedOffset: Int64
     let started: String
+    /// The ring buffers, live stream and alert inputs, fed by every commit.
+    let live: LiveHub
+    /// The `/metrics` registry (``bootstrapMetrics()`` makes it swift-metrics' backend too).
+    public let metricsRegistry: PrometheusCollectorRegistry
 
     /// Opens the store (creating and migrating it), loads its state, opens the journal and
     /// restores the aggregator. Throws ``DaemonConfigurationError`` for what the configuration
@@ -56,12 +64,41 @@ public final class Daemon: Sendable {
         let intake = Intake(aggregator: aggregator, journal: journal,
                             offset: hasBacklog ? saved.journalOffset : max(saved.journalOffset, journal.endOffset),
                             sites: settings.plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
+        // The ring buffers, filled before anything commits.
+        let windows = LiveWindows(plants: settings.plants, capacities: .init(minute: configuration.live1m, hour: configuration.live1h,
+                                                                             day: configuration.live1d),
+                                  allStations: configuration.liveAllStations)
+        let fillStart = ContinuousClock.now
+        try await windows.fill(from: store)
+        let sizes = windows.sizes()
+        logger.info("ring buffers filled from the store in \(ContinuousClock.now - fillStart): \(sizes.map { "\($0.tier.rawValue) \($0.rows) rows" }.joined(separator: ", "))")
+        let registry = PrometheusCollectorRegistry()
+        let watch = LineWatch(plants: settings.plants, horizons: Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
+        let live = LiveHub(plants: settings.plants, windows: windows, metrics: DaemonMetrics(registry: registry), watch: watch,
+                           committedOffset: saved.journalOffset)
         return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: journal, intake: intake,
-                      committedOffset: saved.journalOffset)
+                      committedOffset: saved.journalOffset, live: live, registry: registry)
+    }
+
+    /// Makes the `/metrics` registry the process's swift-metrics backend (Hummingbird's request
+    /// metrics go there). Once per process: `taktd` calls it; tests that run a daemon in
+    /// process need not.
+    public func bootstrapMetrics() {
+        var factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        // Hummingbird's labels are dotted ("hb.requests"); Prometheus names are [a-zA-Z_:][a-zA-Z0-9_:]*.
+        factory.nameAndLabelSanitizer = { name, labels in
+            func clean(_ s: String) -> String {
+                String(s.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+            }
+            return (clean(name), labels.map { (clean($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
     }
 
     private init(settings: DaemonSettings, logger: Logger, lock: DataDirectoryLock, store: any RollupStore, journal: Journal,
-                 intake: Intake, committedOffset: Int64) {
+                 intake: Intake, committedOffset: Int64, live: LiveHub, registry: PrometheusCollectorRegistry) {
+        self.live = live
+        self.metricsRegistry = registry
         self.lock = lock
         self.settings = settings
         self.logger = logger
@@ -89,7 +126,7 @@ public final class Daemon: Sendable {
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
                                 slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
-                                deadLettersPerSecond: configuration.deadLettersPerSecond, logger: logger)
+                                deadLettersPerSecond: configuration.deadLettersPerSecond, observer: live, logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -110,13 +147,21 @@ public final class Daemon: Sendable {
             pipeline: pipeline, intake: intake, journal: journal, publisher: publisher,
             replayFrom: committedOffset, commitInterval: .milliseconds(configuration.commitIntervalMs),
             publisherConnected: publisherConnected, replayed: replayed, logger: logger))
+        let alerts = LiveAlerts(settings: AlertSettings(stoppedAfterMs: configuration.alertStoppedAfterMs,
+                                                        silentAfterMs: configuration.alertSilentAfterMs))
         if let address = settings.httpAddress {
             let online = status(online: true).bytes
-            services.append(DaemonHTTP.application(
-                address: address, intake: intake, committer: pipeline.statistics, store: store,
+            services.append(DaemonHTTP.application(address: address, sources: .init(
+                intake: intake, committer: pipeline.statistics, store: store, live: live, alerts: alerts,
+                metrics: live.metrics,
                 linesPerSite: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0.lines.count) }),
-                maxRows: configuration.maxRows, status: { online }, logger: logger))
+                maxRows: configuration.maxRows, status: { online },
+                brokerConnected: {
+                    guard case .connected = publisher.state, case .connected = intakeClient.state else { return false }
+                    return true
+                }), logger: logger))
         }
+        services.append(LiveService(hub: live, alerts: alerts, publisher: publisher, replayed: replayed, logger: logger))
         services.append(IntakeService(
             client: intakeClient, intake: intake, subscriptions: configuration.subscriptions, status: onlineStatus,
             replayed: replayed, logger: logger))

@@ -54,6 +54,16 @@ public struct DaemonConfiguration: Sendable {
     public var maxRows = 10_000
     /// The most state changes one station's timeline holds within `max_age`.
     public var maxStateChanges = 20_000
+    /// Ring buffers: window rows held per station and tier (`live_1m`, `live_1h`, `live_1d`;
+    /// 0 switches a tier's rings off), and whether every station has them or only the lines'
+    /// output stations (`live_stations: all | output`).
+    public var live1m = 180
+    public var live1h = 72
+    public var live1d = 62
+    public var liveAllStations = true
+    /// `alert_stopped_after`, `alert_silent_after` (contract section 12), ms.
+    public var alertStoppedAfterMs: Int64 = 600_000
+    public var alertSilentAfterMs: Int64 = 300_000
 
     public init() {}
 
@@ -159,12 +169,28 @@ public struct DaemonConfiguration: Sendable {
                     }
                 }
             case "max_rows": configuration.maxRows = try integer(1...10_000_000)
+            case "live_1m": configuration.live1m = try integer(0...100_000)
+            case "live_1h": configuration.live1h = try integer(0...100_000)
+            case "live_1d": configuration.live1d = try integer(0...10_000)
+            case "live_stations":
+                let value = try text()
+                guard value == "all" || value == "output" else { throw fail("'live_stations' must be all or output") }
+                configuration.liveAllStations = value == "all"
+            case "alert_stopped_after", "alert_silent_after":
+                let ms: Int64
+                do {
+                    ms = try ContractTime.durationMs(try text())
+                } catch {
+                    throw fail("'\(key)': \(error)")
+                }
+                guard ms > 0 else { throw fail("'\(key)' must be longer than 0") }
+                if key == "alert_stopped_after" { configuration.alertStoppedAfterMs = ms } else { configuration.alertSilentAfterMs = ms }
             case "max_state_changes": configuration.maxStateChanges = try integer(2...10_000_000)
             case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, live_1m, live_1h, live_1d, live_stations, alert_stopped_after, alert_silent_after")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

@@ -33,10 +33,13 @@ actor Pipeline {
     private var deadLetterTokens: Double
     private let deadLetterRate: Double
     private var deadLetterRefill = ContinuousClock.now
+    /// The live side (rings, live stream, alerts): told what each commit wrote.
+    private let observer: (any CommitObserver)?
 
     init(intake: Intake, store: any RollupStore, journal: Journal, publisher: MQTTClient,
          minuteRetentionMs: Int64, slowCommit: Duration, committedOffset: Int64, deadLettersPerSecond: Int = 100,
-         logger: Logger) {
+         observer: (any CommitObserver)? = nil, logger: Logger) {
+        self.observer = observer
         self.intake = intake
         self.committedOffset = committedOffset
         self.deadLetterRate = Double(max(1, deadLettersPerSecond))
@@ -79,12 +82,13 @@ actor Pipeline {
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
             statistics.committed(delay: delay)
+            observer?.committed(batch, rows: rows, delay: delay)
             if delay > slowCommit {
                 logger.notice("slow commit: due \(delay) ago; waited \(takenAt - pending.dueAt) to start, store \(committedAt - takenAt); \(pending.events) messages, \(batch.updates.count) rows")
             }
             journal.release(before: batch.journalOffset)
         }
-        try await publish(rows)
+        try await publish(observer?.published(rows) ?? rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
     }
 
@@ -99,7 +103,7 @@ actor Pipeline {
         var attempts = 0
         while true {
             do {
-                let rows = try await store.commit(batch, returning: .outputStations)
+                let rows = try await store.commit(batch, returning: observer?.returning ?? .outputStations)
                 if attempts > 0 { logger.notice("store available again: committed after \(attempts) failed attempts") }
                 return rows
             } catch let error as StoreError {

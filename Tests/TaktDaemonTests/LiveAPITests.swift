@@ -1,0 +1,291 @@
+import Foundation
+import MQTT
+import Testing
+import TestSupport
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Issue 14: the ring buffers behind `/api/v1/windows`, the live stream, `/openapi.json` under
+/// schemathesis, and the alerts — against real runs of taktd, takt-sim and Mosquitto.
+@Suite("taktd live: rings, SSE, OpenAPI, alerts", .serialized)
+struct LiveAPITests {
+    /// GET → status, the `X-Takt-Source` header, body.
+    static func get(_ url: String) async throws -> (status: Int, source: String?, body: Data) {
+        let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))
+        let http = response as? HTTPURLResponse
+        return (http?.statusCode ?? 0, http?.value(forHTTPHeaderField: "X-Takt-Source"), data)
+    }
+
+    static func text(_ data: Data) -> String {
+        String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// The queries the rings must answer exactly as `takt query`: (query string, takt query flags).
+    static let liveQueries: [(String, [String])] = {
+        // The run below covers 2026-11-01 00:00–04:00 UTC: the 1m rings (180) hold 01:00–04:00.
+        let from1m = "2026-11-01T01:00:00Z", to = "2026-11-01T04:00:00Z"
+        return [
+            ("site=demo&window=1m&from=\(from1m)&to=\(to)", ["--window", "1m", "--from", from1m, "--to", to]),
+            ("site=demo&line=line-a&window=1m&from=2026-11-01T03:00:00Z&to=\(to)",
+             ["--line", "line-a", "--window", "1m", "--from", "2026-11-01T03:00:00Z", "--to", to]),
+            ("site=demo&line=line-b&station=stacking&window=1m&from=\(from1m)&to=\(to)",
+             ["--line", "line-b", "--station", "stacking", "--window", "1m", "--from", from1m, "--to", to]),
+            ("site=demo&window=1h&from=2026-11-01T00:00:00Z&to=2026-11-02T00:00:00Z",
+             ["--window", "1h", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-02T00:00:00Z"]),
+            ("site=demo&line=line-a&station=welding&window=1h&from=2026-10-31T00:00:00Z&to=2026-11-02T00:00:00Z",
+             ["--line", "line-a", "--station", "welding", "--window", "1h", "--from", "2026-10-31T00:00:00Z", "--to", "2026-11-02T00:00:00Z"]),
+            // Days in Asia/Shanghai: 2026-11-01 local starts at 2026-10-31T16:00Z.
+            ("site=demo&window=1d&from=2026-10-20T00:00:00Z&to=2026-11-03T00:00:00Z",
+             ["--window", "1d", "--from", "2026-10-20T00:00:00Z", "--to", "2026-11-03T00:00:00Z"]),
+        ]
+    }()
+
+    /// Every live query: 200, answered by the rings, the same bytes as `takt query`.
+    static func checkLive(_ harness: DaemonHarness, base: String) async throws {
+        for (query, flags) in liveQueries {
+            let answer = try await get("\(base)/api/v1/windows?\(query)")
+            #expect(answer.status == 200, "\(query): \(text(answer.body))")
+            #expect(answer.source == "live", "\(query) was not answered by the rings")
+            let cli = try await offCooperativePool {
+                try TestProcess.run(harness.binary("takt"), ["query", "--store", harness.storeURL, "--site", "demo", "--format", "json"] + flags)
+            }
+            let rows = try #require(try JSONSerialization.jsonObject(with: answer.body) as? [[String: Any]])
+            #expect(!rows.isEmpty, "\(query)")
+            #expect(text(answer.body) == cli.trimmingCharacters(in: .whitespacesAndNewlines), "\(query): rings and store differ")
+        }
+    }
+
+    @Test("the ring buffers answer /api/v1/windows with the store's bytes, filled from the store after a restart; older ranges go to the store")
+    func ringsEqualStore() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        var daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "4h", "--seed", "14",
+                                                    "--faults", "dup=0.02,reorder=0.01"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth)
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
+        try await Self.checkLive(harness, base: base)
+
+        // A range reaching below the 1m rings (180 minutes) is the store's.
+        let old = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T00:00:00Z&to=2026-11-01T04:00:00Z")
+        #expect(old.status == 200)
+        #expect(old.source == "store")
+        #expect(try #require(try JSONSerialization.jsonObject(with: old.body) as? [Any]).count == 240)
+
+        // Restarted, the rings are filled from the store and answer the same.
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0)
+        let started = try String(contentsOfFile: harness.daemonLog, encoding: .utf8)
+        daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        _ = try await harness.waitUntilOnline(previousStarted: nil)
+        try await harness.waitForLog("ring buffers filled from the store")
+        #expect(started.contains("ring buffers filled from the store"))
+        try await Self.checkLive(harness, base: base)
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0)
+    }
+
+    @Test("/api/v1/live: every written line and _site row arrives as an SSE window event; the last revision of each equals the store")
+    func serverSentEvents() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let eventsFile = harness.directory.appendingPathComponent("events.txt").path
+        let curl = try ChildProcess(try TestProcess.executable("curl"), ["-sN", "\(base)/api/v1/live?site=demo"], logFile: eventsFile)
+        defer { curl.terminate() }
+        // The stream is open once its first comment arrived.
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline, !harness.log("events.txt").contains(": takt live demo") {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(harness.log("events.txt").contains(": takt live demo"))
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "2h", "--seed", "15"])
+        #expect(try await harness.waitUntilCaughtUp(truth: truth).isEmpty)
+        try await Task.sleep(for: .seconds(1))
+        curl.terminate()
+
+        // The newest revision of every window the stream carried.
+        var latest: [String: [String: Any]] = [:]
+        var events = 0
+        for block in harness.log("events.txt").components(separatedBy: "\n\n") {
+            let lines = block.split(separator: "\n")
+            guard lines.first == "event: window", lines.count == 2, lines[1].hasPrefix("data: ") else { continue }
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].dropFirst(6).utf8)) as? [String: Any])
+            events += 1
+            let key = "\(object["line"]!)/\(object["window"]!)/\(object["start"]!)"
+            if ((latest[key]?["revision"] as? NSNumber)?.intValue ?? 0) < ((object["revision"] as? NSNumber)?.intValue ?? 0) {
+                latest[key] = object
+            }
+        }
+        #expect(events > 0)
+        for tier in ["1m", "1h", "1d"] {
+            let output = try await offCooperativePool {
+                try TestProcess.run(harness.binary("takt"), ["query", "--store", harness.storeURL, "--site", "demo", "--window", tier,
+                                                             "--from", "2026-10-31T00:00:00Z", "--to", "2026-11-02T00:00:00Z", "--format", "json"])
+            }
+            let rows = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [[String: Any]])
+            #expect(!rows.isEmpty)
+            for row in rows {
+                let key = "\(row["line"]!)/\(row["window"]!)/\(row["start"]!)"
+                let streamed = try #require(latest[key], "no event for \(key)")
+                #expect(NSDictionary(dictionary: streamed).isEqual(to: row), "\(key): stream \(streamed) vs store \(row)")
+            }
+        }
+        #expect(await daemon.exitAfterTerm() == 0, "\(harness.log("taktd.log"))")
+    }
+
+    @Test("schemathesis: ≥ 500 requests generated from /openapi.json, no 500, every answer as the document says")
+    func schemathesis() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        _ = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "2h", "--seed", "16"])
+        let report = harness.directory.appendingPathComponent("schemathesis.xml").path
+        let tool = try TestProcess.executable("schemathesis")
+        // The live stream never ends by itself: its answer is checked by serverSentEvents.
+        let output = try await offCooperativePool {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = ["run", "\(base)/openapi.json", "--checks", "all", "--exclude-path", "/api/v1/live",
+                                 "--max-examples", "200", "--seed", "14", "--workers", "1", "--request-timeout", "20",
+                                 "--report", "junit", "--report-junit-path", report, "--no-color"]
+            let pipe = Pipe()
+            process.standardOutput = pipe
+            process.standardError = pipe
+            try process.run()
+            let data = pipe.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        }
+        #expect(output.0 == 0, "\(output.1)")
+        // Requests the server answered, by its own count (Hummingbird's metrics middleware).
+        let metrics = String(decoding: try await Self.get("\(base)/metrics").body, as: UTF8.self)
+        var requests = 0.0, serverErrors = 0.0
+        for line in metrics.split(separator: "\n") where line.hasPrefix("hb_requests{") {
+            let value = Double(line.split(separator: " ").last ?? "") ?? 0
+            requests += value
+            if line.contains("http_response_status_code=\"5") { serverErrors += value }
+        }
+        #expect(requests >= 500, "\(requests) requests; schemathesis said: \(output.1.suffix(2000))")
+        #expect(serverErrors == 0, "\(metrics)")
+        #expect(await daemon.exitAfterTerm() == 0)
+    }
+
+    @Test("alerts: a silenced line goes silent, breakdowns raise and clear stopped, a low hour raises oee_low — retained on takt/v1/alerts")
+    func alerts() async throws {
+        // line-a's OEE threshold is above anything it reaches; line-b sends nothing at all (the
+        // simulator's plant has line-a only).
+        let plantText = try String(contentsOfFile: TaktBinaries.file("Config/plant-demo.yaml"), encoding: .utf8)
+        let directory = try TestProcess.temporaryDirectory("takt-alerts")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let plant = directory.appendingPathComponent("plant.yaml").path
+        try plantText.replacingOccurrences(of: "    output_station: eol\n    stations:\n      - {id: stacking, cycle_s: 5.6}",
+                                           with: "    output_station: eol\n    alert_oee_below: 0.99\n    stations:\n      - {id: stacking, cycle_s: 5.6}")
+            .write(toFile: plant, atomically: true, encoding: .utf8)
+        let simPlant = directory.appendingPathComponent("plant-sim.yaml").path
+        try String(plantText[..<plantText.range(of: "  - id: line-b")!.lowerBound])
+            .replacingOccurrences(of: "mtbf_h: 6", with: "mtbf_h: 1").replacingOccurrences(of: "mttr_min: 10", with: "mttr_min: 20")
+            .write(toFile: simPlant, atomically: true, encoding: .utf8)
+        let harness = try await DaemonHarness.make(plant: plant)
+        defer { harness.cleanUp() }
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\nalert_stopped_after: 5m\nalert_silent_after: 10m\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        var watcherConfiguration = try harness.clientConfiguration()
+        watcherConfiguration.inboxCapacity = 1 << 16
+        let watcher = MQTTClient(configuration: watcherConfiguration)
+        defer { watcher.close() }
+        try await watcher.connect()
+        try await watcher.subscribe("takt/v1/alerts/#", qos: .atLeastOnce)
+        let batches = watcher.messageBatches
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+
+        // 6 hours at 600× (36 s): line-a breaks down about once an hour for about 20 minutes.
+        let outFile = directory.appendingPathComponent("sim.out").path
+        let sim = try ChildProcess(harness.binary("takt-sim"),
+                                   ["--plant", simPlant, "--broker", harness.brokerURL, "--speed", "600",
+                                    "--from", "2026-11-01T00:00:00Z", "--duration", "6h", "--seed", "3"],
+                                   logFile: directory.appendingPathComponent("sim.log").path)
+        let payloads = try await withTimeout(120, "alerts") { () -> [[UInt8]] in
+            var payloads: [[UInt8]] = []
+            var seen: [[String: Any]] = []
+            for await batch in batches {
+                for message in batch {
+                    payloads.append(message.payload)
+                    if let object = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any] { seen.append(object) }
+                }
+                let stoppedCleared = seen.contains { $0["line"] as? String == "line-a" && $0["kind"] as? String == "stopped" && $0["active"] as? Bool == false && $0["detail"] as? String == "cleared" }
+                if stoppedCleared && seen.contains(where: { $0["kind"] as? String == "oee_low" && $0["active"] as? Bool == true })
+                    && seen.contains(where: { $0["line"] as? String == "line-b" && $0["kind"] as? String == "silent" && $0["active"] as? Bool == true }) {
+                    break
+                }
+            }
+            return payloads
+        }
+        let collected = payloads.compactMap { try? JSONSerialization.jsonObject(with: Data($0)) as? [String: Any] }
+        #expect(await sim.exit(timeout: 120) == 0)
+        // The silenced line: silent, never cleared, and never stopped (it has no planned time).
+        #expect(collected.contains { $0["line"] as? String == "line-b" && $0["kind"] as? String == "silent" && $0["active"] as? Bool == true })
+        #expect(!collected.contains { $0["line"] as? String == "line-b" && $0["kind"] as? String == "stopped" && $0["active"] as? Bool == true })
+        // line-a kept talking: never silent.
+        #expect(!collected.contains { $0["line"] as? String == "line-a" && $0["kind"] as? String == "silent" && $0["active"] as? Bool == true })
+        // Stopped raised and cleared on line-a; its `since` lies within a breakdown of the
+        // simulator's own messages (same seed, --out: the same messages byte for byte).
+        let raised = collected.filter { $0["line"] as? String == "line-a" && $0["kind"] as? String == "stopped" && $0["active"] as? Bool == true }
+        #expect(!raised.isEmpty)
+        _ = try await offCooperativePool {
+            try TestProcess.run(harness.binary("takt-sim"), ["--plant", simPlant, "--out", outFile, "--speed", "max",
+                                                             "--from", "2026-11-01T00:00:00Z", "--duration", "6h", "--seed", "3"])
+        }
+        var failures: [(Int64, Int64)] = []
+        var downSince: [String: Int64] = [:]
+        for line in try String(contentsOfFile: outFile, encoding: .utf8).split(separator: "\n") where line.contains("/state\t") {
+            let parts = line.split(separator: "\t")
+            let station = String(parts[0])
+            guard let object = try JSONSerialization.jsonObject(with: Data(parts[1].utf8)) as? [String: Any],
+                  let ts = (object["ts"] as? NSNumber)?.int64Value, let state = (object["state"] as? NSNumber)?.intValue else { continue }
+            if state == 180_000 { downSince[station] = ts } else if let since = downSince.removeValue(forKey: station) { failures.append((since, ts)) }
+        }
+        for alert in raised {
+            let since = try #require((alert["since"] as? NSNumber)?.int64Value)
+            // The last good unit came at most a minute (one 1m window) before the failure.
+            #expect(failures.contains { since >= $0.0 - 120_000 && since <= $0.1 }, "stopped since \(since) is in no breakdown: \(failures)")
+        }
+        // The retained state: what a subscriber arriving now sees.
+        let late = MQTTClient(configuration: try harness.clientConfiguration())
+        defer { late.close() }
+        try await late.connect()
+        try await late.subscribe("takt/v1/alerts/demo/line-b", qos: .atLeastOnce)
+        let retained = try await late.receive(1, timeout: 10)
+        #expect(retained.first?.retain == true)
+        #expect(retained.contains { (try? JSONSerialization.jsonObject(with: Data($0.payload)) as? [String: Any])?["kind"] as? String != nil })
+        #expect(await daemon.exitAfterTerm() == 0)
+    }
+}
+
+extension ChildProcess {
+    /// SIGTERM, then the exit status (nil: it did not stop within 15 s).
+    func exitAfterTerm() async -> Int32? {
+        signal(SIGTERM)
+        return await exit(timeout: 15)
+    }
+}
