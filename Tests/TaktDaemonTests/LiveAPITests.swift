@@ -121,7 +121,8 @@ struct LiveAPITests {
         // The newest revision of every window the stream carried.
         var latest: [String: [String: Any]] = [:]
         var events = 0
-        for block in harness.log("events.txt").components(separatedBy: "\n\n") {
+        let streamText = try String(contentsOfFile: eventsFile, encoding: .utf8)
+        for block in streamText.components(separatedBy: "\n\n") {
             let lines = block.split(separator: "\n")
             guard lines.first == "event: window", lines.count == 2, lines[1].hasPrefix("data: ") else { continue }
             let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[1].dropFirst(6).utf8)) as? [String: Any])
@@ -141,7 +142,7 @@ struct LiveAPITests {
             #expect(!rows.isEmpty)
             for row in rows {
                 let key = "\(row["line"]!)/\(row["window"]!)/\(row["start"]!)"
-                let streamed = try #require(latest[key], "no event for \(key)")
+                let streamed = try #require(latest[key], "no event for \(key) among \(events) events")
                 #expect(NSDictionary(dictionary: streamed).isEqual(to: row), "\(key): stream \(streamed) vs store \(row)")
             }
         }
@@ -161,11 +162,13 @@ struct LiveAPITests {
         let report = harness.directory.appendingPathComponent("schemathesis.xml").path
         let tool = try TestProcess.executable("schemathesis")
         // The live stream never ends by itself: its answer is checked by serverSentEvents.
+        // positive_data_acceptance is left out: a request can fit the schema and still be a
+        // 400 by the contract (to not after from; a range over max_rows), which no schema says.
         let output = try await offCooperativePool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: tool)
-            process.arguments = ["run", "\(base)/openapi.json", "--checks", "all", "--exclude-path", "/api/v1/live",
-                                 "--max-examples", "200", "--seed", "14", "--workers", "1", "--request-timeout", "20",
+            process.arguments = ["run", "\(base)/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--exclude-path", "/api/v1/live",
+                                 "--max-examples", "300", "--seed", "14", "--workers", "1", "--request-timeout", "20",
                                  "--report", "junit", "--report-junit-path", report, "--no-color"]
             let pipe = Pipe()
             process.standardOutput = pipe

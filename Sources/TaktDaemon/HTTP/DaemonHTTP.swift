@@ -44,7 +44,10 @@ enum DaemonHTTP {
     /// The application (a `Service`).
     static func application(address: BindAddress, sources: Sources, logger: Logger) -> some ApplicationProtocol & Service {
         let router = Router()
-        router.addMiddleware { MetricsMiddleware() }
+        router.addMiddleware {
+            MetricsMiddleware()
+            GetOnly(paths: ["/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/live", "/api/v1/alerts"])
+        }
         router.get("healthz") { _, _ -> Response in
             json(sources.status())
         }
@@ -94,15 +97,16 @@ enum DaemonHTTP {
             } catch {
                 return errorResponse(.badRequest, "\(error)")
             }
-            let stream = sources.live.feed.subscribe(site: site)
+            let (mailbox, cancel) = sources.live.feed.subscribe(site: site)
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/event-stream", .cacheControl: "no-cache"],
                 body: ResponseBody { writer in
+                    defer { cancel() }
                     // The stream's first bytes go out at once (the client sees the headers).
                     try await writer.write(ByteBuffer(string: ": takt live \(site)\n\n"))
-                    for await event in stream {
-                        try await writer.write(ByteBuffer(bytes: event))
+                    while let events = await mailbox.next() {
+                        try await writer.write(ByteBuffer(bytes: events))
                     }
                     try await writer.finish(nil)
                 })
@@ -122,13 +126,28 @@ enum DaemonHTTP {
             bytes.append(contentsOf: Array("]\n".utf8))
             return json(bytes)
         }
+        let openAPI = Array(OpenAPIDocument.json(sites: sources.linesPerSite.keys.sorted()).utf8)
         router.get("openapi.json") { _, _ -> Response in
-            json(Array(OpenAPIDocument.json.utf8))
+            json(openAPI)
         }
         return Application(router: router, configuration: .init(address: address, serverName: "taktd"), logger: logger)
     }
 
     static let sourceHeader = HTTPField.Name("X-Takt-Source")!
+
+    /// Any method but GET (and HEAD) on the API's paths: 405 with `Allow: GET`, not 404 (the
+    /// document declares GET only).
+    struct GetOnly<Context: RequestContext>: RouterMiddleware {
+        let paths: Set<String>
+        func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+            guard request.method != .get, request.method != .head, paths.contains(request.uri.path) else {
+                return try await next(request, context)
+            }
+            var response = DaemonHTTP.errorResponse(.methodNotAllowed, "method: \(request.method.rawValue) is not served here; use GET")
+            response.headers[.allow] = "GET"
+            return response
+        }
+    }
 
     /// Whether the store answers a cheap read within 2 s.
     static func storeAnswers(_ store: any RollupStore, site: String?) async -> Bool {
@@ -226,7 +245,7 @@ enum DaemonHTTP {
     }
 
     /// `{"error": "…"}` with `status`: the message names the bad parameter.
-    private static func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
+    static func errorResponse(_ status: HTTPResponse.Status, _ message: String) -> Response {
         var bytes: [UInt8] = []
         JSONOut.raw(#"{"error":"#, &bytes)
         JSONOut.string(message, &bytes)

@@ -1,8 +1,16 @@
+import Foundation
+
 /// `/openapi.json`: the OpenAPI 3.1 description of taktd's HTTP API (contract section 12),
 /// kept true by `LiveAPITests.schemathesis`, which generates requests from it against a running
 /// daemon and checks every answer's status, content type and schema.
 enum OpenAPIDocument {
-    static let json = #"""
+    /// The document, with the daemon's sites as the `site` parameter's values.
+    static func json(sites: [String]) -> String {
+        let list = sites.map { "\"\($0)\"" }.joined(separator: ", ")
+        return template.replacingOccurrences(of: "\"SITES\"", with: list)
+    }
+
+    private static let template = #"""
 {
   "openapi": "3.1.0",
   "info": {
@@ -49,7 +57,7 @@ enum OpenAPIDocument {
         "summary": "Window rollups: the rows of takt query --format json, windows that start in [from, to).",
         "description": "Without line: every line's output-station rows and the _site rows; with line: that line's output station; with station too: that station. From the ring buffers when they hold the whole range (X-Takt-Source: live), else from the store. A range of more than max_rows rows (default 10,000) is a 400.",
         "parameters": [
-          {"name": "site", "in": "query", "required": true, "schema": {"type": "string"}},
+          {"name": "site", "in": "query", "required": true, "description": "A site of the daemon's plant files.", "schema": {"type": "string", "enum": ["SITES"]}},
           {"name": "line", "in": "query", "required": false, "schema": {"type": "string"}},
           {"name": "station", "in": "query", "required": false, "description": "Needs line.", "schema": {"type": "string"}},
           {"name": "window", "in": "query", "required": true, "schema": {"type": "string", "enum": ["1m", "1h", "1d"]}},
@@ -71,7 +79,7 @@ enum OpenAPIDocument {
       "get": {
         "summary": "Server-Sent Events of one site: event 'window' (a window object, each time a line's or the site's row is written) and event 'alert' (an alert object, each time an alert changes); a keep-alive comment every 15 s.",
         "parameters": [
-          {"name": "site", "in": "query", "required": true, "schema": {"type": "string"}}
+          {"name": "site", "in": "query", "required": true, "description": "A site of the daemon's plant files.", "schema": {"type": "string", "enum": ["SITES"]}}
         ],
         "responses": {
           "200": {"description": "The event stream (ends when the daemon stops).", "content": {"text/event-stream": {"schema": {"type": "string"}}}},
@@ -83,7 +91,7 @@ enum OpenAPIDocument {
       "get": {
         "summary": "The site's active alerts (also retained on takt/v1/alerts/{site}/{line}).",
         "parameters": [
-          {"name": "site", "in": "query", "required": true, "schema": {"type": "string"}}
+          {"name": "site", "in": "query", "required": true, "description": "A site of the daemon's plant files.", "schema": {"type": "string", "enum": ["SITES"]}}
         ],
         "responses": {
           "200": {"description": "Active alerts.", "content": {"application/json": {"schema": {"type": "array", "items": {"$ref": "#/components/schemas/Alert"}}}}},
@@ -98,7 +106,8 @@ enum OpenAPIDocument {
       "Unavailable": {"description": "The store cannot answer now.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
     },
     "schemas": {
-      "Time": {"type": "string", "description": "ISO 8601 (2026-11-01T00:00:00Z) or epoch milliseconds (digits, < 2^53).", "examples": ["2026-11-01T00:00:00Z", "1764547200000"]},
+      "Time": {"type": "string", "description": "ISO 8601 (2026-11-01T00:00:00Z) or epoch milliseconds (digits, < 2^53).",
+               "pattern": "^([0-9]{1,15}|[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]Z)$", "examples": ["2026-11-01T00:00:00Z", "1764547200000"]},
       "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
       "Status": {
         "type": "object", "required": ["online", "instance", "version", "started"],

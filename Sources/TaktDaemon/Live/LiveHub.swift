@@ -59,14 +59,14 @@ final class LiveHub: CommitObserver {
             guard !siteRows.isEmpty else { continue }
             var windowsOfSite: [(tier: WindowTier, start: Int64)] = []
             for row in siteRows {
-                feed.send(site: site, LiveFeed.event("window", json: row.jsonBytes))
+                feed.send(site: site, key: "w/\(row.line)/\(row.window.rawValue)/\(row.start)", LiveFeed.event("window", json: row.jsonBytes))
                 if !windowsOfSite.contains(where: { $0.tier == row.window && $0.start == row.start }) {
                     windowsOfSite.append((row.window, row.start))
                 }
             }
             for w in windowsOfSite {
                 if let total = windows.siteRow(site: site, tier: w.tier, start: w.start) {
-                    feed.send(site: site, LiveFeed.event("window", json: total.jsonBytes))
+                    feed.send(site: site, key: "w/\(total.line)/\(w.tier.rawValue)/\(w.start)", LiveFeed.event("window", json: total.jsonBytes))
                 }
             }
         }

@@ -29,7 +29,7 @@ struct LiveService: Service {
             while !Task.isCancelled {
                 await evaluate()
                 ticks += 1
-                if ticks % 15 == 0 { hub.feed.broadcast(Array(": keep-alive\n\n".utf8)) }
+                if ticks % 15 == 0 { hub.feed.broadcast(key: "keep-alive", Array(": keep-alive\n\n".utf8)) }
                 try? await Task.sleep(for: tick)
             }
         }
@@ -40,7 +40,7 @@ struct LiveService: Service {
     func evaluate() async {
         for change in alerts.evaluate(hub.watch.observations(at: .now)) {
             let payload = LiveAlerts.json(change)
-            hub.feed.send(site: change.site, LiveFeed.event("alert", json: payload))
+            hub.feed.send(site: change.site, key: "a/\(change.line)/\(change.status.kind.rawValue)", LiveFeed.event("alert", json: payload))
             do {
                 try await publisher.publish(topic: OutboundTopic.alerts(site: change.site, line: change.line), payload: payload,
                                             qos: .atLeastOnce, retain: true)
