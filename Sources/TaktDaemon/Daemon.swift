@@ -155,6 +155,7 @@ public final class Daemon: Sendable {
                 intake: intake, committer: pipeline.statistics, store: store, live: live, alerts: alerts,
                 metrics: live.metrics,
                 linesPerSite: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0.lines.count) }),
+                plants: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0) }),
                 maxRows: configuration.maxRows, status: { online },
                 brokerConnected: {
                     guard case .connected = publisher.state, case .connected = intakeClient.state else { return false }

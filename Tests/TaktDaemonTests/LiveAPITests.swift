@@ -76,6 +76,18 @@ struct LiveAPITests {
         #expect(problems.isEmpty, "\(problems.prefix(5))")
         try await Self.checkLive(harness, base: base)
 
+        // /api/v1/plan is `takt plan --format json`, byte for byte.
+        let plan = try await Self.get("\(base)/api/v1/plan?site=demo&target_gwh=5.5&lookback=2d")
+        #expect(plan.status == 200, "\(Self.text(plan.body))")
+        let planCLI = try await offCooperativePool {
+            try TestProcess.run(harness.binary("takt"), ["plan", "--store", harness.storeURL, "--plant", harness.plant, "--site", "demo",
+                                                         "--target-gwh", "5.5", "--lookback", "2d", "--format", "json"])
+        }
+        #expect(Self.text(plan.body) == planCLI.trimmingCharacters(in: .whitespacesAndNewlines))
+        let badPlan = try await Self.get("\(base)/api/v1/plan?site=demo&target_gwh=-1")
+        #expect(badPlan.status == 400)
+        #expect(Self.text(badPlan.body).contains("target_gwh"))
+
         // A range reaching below the 1m rings (180 minutes) is the store's.
         let old = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T00:00:00Z&to=2026-11-01T04:00:00Z")
         #expect(old.status == 200)

@@ -17,6 +17,8 @@ import TaktStore
 /// - `GET /api/v1/windows?site=S[&line=L[&station=ST]]&window=1m|1h|1d&from=T&to=T` — the rows
 ///   of `takt query --format json`, byte for byte: from the ring buffers when they hold the
 ///   whole range (header `X-Takt-Source: live`), else from the store (`store`).
+/// - `GET /api/v1/plan?site=S&target_gwh=X[&year=YYYY][&lookback=D]` — the JSON of `takt plan
+///   --format json` (contract section 6), from the store.
 /// - `GET /api/v1/live?site=S` — Server-Sent Events: `window` events (a window object each time
 ///   a line's or the site's row is written) and `alert` events (an alert's state changed).
 /// - `GET /api/v1/alerts?site=S` — the active alerts, an array of alert objects.
@@ -35,6 +37,8 @@ enum DaemonHTTP {
         var metrics: DaemonMetrics
         /// Lines per site (bounds a query's rows).
         var linesPerSite: [String: Int]
+        /// The plant of each site (`/api/v1/plan`).
+        var plants: [String: Plant]
         var maxRows: Int
         var status: @Sendable () -> [UInt8]
         /// Whether both broker connections are up.
@@ -46,7 +50,7 @@ enum DaemonHTTP {
         let router = Router()
         router.addMiddleware {
             MetricsMiddleware()
-            GetOnly(paths: ["/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/live", "/api/v1/alerts"])
+            GetOnly(paths: ["/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/plan", "/api/v1/live", "/api/v1/alerts"])
         }
         router.get("healthz") { _, _ -> Response in
             json(sources.status())
@@ -110,6 +114,40 @@ enum DaemonHTTP {
                     }
                     try await writer.finish(nil)
                 })
+        }
+        router.get("api/v1/plan") { request, _ -> Response in
+            let query = request.uri.queryParameters
+            do {
+                let site = try siteParameter(query, sources.linesPerSite)
+                guard let text = query["target_gwh"].map(String.init) else { throw DaemonConfigurationError("target_gwh: missing (GWh a year, above 0)") }
+                guard let target = Double(text), target.isFinite, target > 0, target <= 1e9 else {
+                    throw DaemonConfigurationError("target_gwh: '\(text)' must be a number of GWh above 0 (at most 1e9)")
+                }
+                var year: Int?
+                if let text = query["year"].map(String.init) {
+                    guard let y = Int(text), (1970...9999).contains(y) else { throw DaemonConfigurationError("year: '\(text)' is not a year between 1970 and 9999") }
+                    year = y
+                }
+                let lookback = query["lookback"].map(String.init) ?? "7d"
+                let lookbackMs: Int64
+                do {
+                    lookbackMs = try ContractTime.durationMs(lookback)
+                } catch {
+                    throw DaemonConfigurationError("lookback: \(error)")
+                }
+                guard lookbackMs <= 366 * 86_400_000 else { throw DaemonConfigurationError("lookback: '\(lookback)' is longer than 366d") }
+                let store = sources.store, plant = sources.plants[site]!
+                let asOf = try await StoreReads.newestDataEnd(store, site: site)
+                let plan = CapacityPlanner.plan(try await CapacityPlanInput.load(
+                    store: store, plant: plant, targetGWh: target, asOfMs: asOf, year: year,
+                    lookback: lookback, lookbackMs: lookbackMs, ytdEnd: .wholeYear))
+                return json(Array((plan.json + "\n").utf8))
+            } catch let error as DaemonConfigurationError {
+                return errorResponse(.badRequest, error.description)
+            } catch {
+                logger.error("/api/v1/plan: \(error)")
+                return errorResponse(.serviceUnavailable, "\(error)")
+            }
         }
         router.get("api/v1/alerts") { request, _ -> Response in
             let site: String

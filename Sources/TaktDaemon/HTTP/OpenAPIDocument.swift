@@ -75,6 +75,22 @@ enum OpenAPIDocument {
         }
       }
     },
+    "/api/v1/plan": {
+      "get": {
+        "summary": "Capacity planning: the JSON of takt plan --format json (contract section 6), from the store.",
+        "parameters": [
+          {"name": "site", "in": "query", "required": true, "schema": {"type": "string", "enum": ["SITES"]}},
+          {"name": "target_gwh", "in": "query", "required": true, "description": "Energy target for the year, GWh (0 < x ≤ 1e9).", "schema": {"type": "string", "pattern": "^[0-9]{1,6}(\\.[0-9]{1,6})?$"}},
+          {"name": "year", "in": "query", "required": false, "description": "Year of the year-to-date figures (default: the year of the newest data).", "schema": {"type": "string", "pattern": "^(19[7-9][0-9]|[2-9][0-9]{3})$"}},
+          {"name": "lookback", "in": "query", "required": false, "description": "How far back OEE and the projection look (default 7d; at most 366d).", "schema": {"type": "string", "pattern": "^([1-9][0-9]{0,2}d|[1-9][0-9]{0,3}h)$"}}
+        ],
+        "responses": {
+          "200": {"description": "The plan.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Plan"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
     "/api/v1/live": {
       "get": {
         "summary": "Server-Sent Events of one site: event 'window' (a window object, each time a line's or the site's row is written) and event 'alert' (an alert object, each time an alert changes); a keep-alive comment every 15 s.",
@@ -116,6 +132,15 @@ enum OpenAPIDocument {
       "Readiness": {
         "type": "object", "required": ["ready", "store", "broker"],
         "properties": {"ready": {"type": "boolean"}, "store": {"type": "boolean"}, "broker": {"type": "boolean"}}
+      },
+      "Plan": {
+        "type": "object", "required": ["site", "year", "target_gwh", "lookback", "lines", "site_total"],
+        "properties": {
+          "site": {"type": "string"}, "year": {"type": "integer"}, "target_gwh": {"type": "number"}, "lookback": {"type": "string"},
+          "lines": {"type": "array", "items": {"type": "object", "required": ["line", "nameplate_gwh_per_year", "ytd_gwh"],
+                    "properties": {"line": {"type": "string"}, "nameplate_gwh_per_year": {"type": "number"}, "ytd_gwh": {"type": "number"}}}},
+          "site_total": {"type": "object", "required": ["nameplate_gwh_per_year", "ytd_gwh"]}
+        }
       },
       "Alert": {
         "type": "object", "required": ["site", "line", "kind", "active", "since", "detail"],
