@@ -297,6 +297,140 @@ struct LiveAPITests {
     }
 }
 
+extension LiveAPITests {
+    /// Chromium's binary: `$TAKT_CHROMIUM`, or `chromium` / `chromium-browser` on the PATH.
+    static let chromium: String? = {
+        if let path = ProcessInfo.processInfo.environment["TAKT_CHROMIUM"] { return path }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+                return "\(dir)/\(name)"
+            }
+        }
+        return nil
+    }()
+
+    /// When the last message arrived on a subscription (wall clock, epoch ms).
+    final class LastArrival: @unchecked Sendable {
+        private let lock = NSLock()
+        private var ms: Int64 = 0
+        func note() { lock.withLock { ms = Int64(Date().timeIntervalSince1970 * 1000) } }
+        var value: Int64 { lock.withLock { ms } }
+    }
+
+    @Test("the live page in headless Chromium: loaded before the data, updated from the live stream alone, its numbers equal /api/v1/windows within 2 s of the last commit",
+          .enabled(if: ProcessInfo.processInfo.environment["TAKT_SKIP_CHROMIUM"] != "1", "TAKT_SKIP_CHROMIUM=1"))
+    func livePage() async throws {
+        let chromium = try #require(Self.chromium, "chromium is not installed: scripts/install-deps.sh (or TAKT_SKIP_CHROMIUM=1)")
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let port = try freeLoopbackPort()
+        let base = "http://127.0.0.1:\(port)"
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+
+        // An independent subscriber: when the daemon published its last rows (after its last commit).
+        let watcher = MQTTClient(configuration: try harness.clientConfiguration())
+        defer { watcher.close() }
+        try await watcher.connect()
+        try await watcher.subscribe("takt/v1/metrics/demo/#", qos: .atLeastOnce)
+        let lastPublish = LastArrival()
+        let batches = watcher.messageBatches
+        let watching = Task { for await _ in batches { lastPublish.note() } }
+        defer { watching.cancel() }
+
+        let devtools = try freeLoopbackPort()
+        let browser = try ChildProcess(chromium, ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                                                  "--user-data-dir=" + harness.directory.appendingPathComponent("chromium").path,
+                                                  "--remote-debugging-port=\(devtools)", "about:blank"],
+                                       logFile: harness.directory.appendingPathComponent("chromium.log").path)
+        defer { browser.terminate() }
+        let stopFile = harness.directory.appendingPathComponent("stop").path
+        let png = harness.directory.appendingPathComponent("live-page.png").path
+        let probeOut = harness.directory.appendingPathComponent("probe.jsonl").path
+        let probe = try ChildProcess(try TestProcess.executable("python3"),
+                                     [TaktBinaries.file("scripts/cdp_probe.py"), String(devtools), "\(base)/?site=demo", stopFile, png],
+                                     logFile: probeOut)
+        defer { probe.terminate() }
+        // The page is up (and following the stream) before any data exists.
+        let loadDeadline = Date().addingTimeInterval(60)
+        while Date() < loadDeadline, !((try? String(contentsOfFile: probeOut, encoding: .utf8)) ?? "").contains(#""loaded": "complete""#) {
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        try await Task.sleep(for: .seconds(1))
+
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "5h", "--seed", "17"])
+        #expect(try await harness.waitUntilCaughtUp(truth: truth).isEmpty)
+        try await Task.sleep(for: .seconds(3))
+        FileManager.default.createFile(atPath: stopFile, contents: Data())
+        #expect(await probe.exit(timeout: 30) == 0, "\((try? String(contentsOfFile: probeOut, encoding: .utf8)) ?? "")")
+
+        // What the page showed, sample by sample.
+        var samples: [(t: Int64, figures: [String: Any])] = []
+        for line in try String(contentsOfFile: probeOut, encoding: .utf8).split(separator: "\n") {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                  let t = (object["t"] as? NSNumber)?.int64Value, let figures = object["figures"] as? [String: Any] else { continue }
+            samples.append((t, figures))
+        }
+        let final = try #require(samples.last?.figures)
+
+        // The store's figures, through the API.
+        let hours = try #require(try JSONSerialization.jsonObject(with: try await Self.get(
+            "\(base)/api/v1/windows?site=demo&window=1h&from=2026-10-31T00:00:00Z&to=2026-11-02T00:00:00Z").body) as? [[String: Any]])
+        let days = try #require(try JSONSerialization.jsonObject(with: try await Self.get(
+            "\(base)/api/v1/windows?site=demo&window=1d&from=2026-10-01T00:00:00Z&to=2026-11-03T00:00:00Z").body) as? [[String: Any]])
+        func int(_ v: Any?) -> Int64? { (v as? NSNumber)?.int64Value ?? (v as? String).flatMap { Int64($0) } }
+        var good: [String: Int64] = [:]
+        var newestHour: [String: [String: Any]] = [:]
+        for row in hours where row["line"] as? String != "_site" {
+            let line = try #require(row["line"] as? String), start = try #require(int(row["start"]))
+            good["\(line)/\(start)"] = int(row["good"])
+            if int(newestHour[line]?["start"]) ?? Int64.min < start { newestHour[line] = row }
+        }
+        // Heatmap: every line × hour of the run, each cell the store's good units.
+        let cells = try #require(final["cells"] as? [[Any]])
+        #expect(cells.count == good.count, "\(cells.count) cells, \(good.count) line hours in the store")
+        for cell in cells {
+            let key = "\(cell[0])/\(int(cell[1]) ?? -1)"
+            #expect(good[key] != nil && good[key] == int(cell[2]), "cell \(key): page \(cell[2]), store \(String(describing: good[key]))")
+        }
+        // Lines: the newest hour's OEE and good units.
+        let lines = try #require(final["lines"] as? [[Any]])
+        #expect(lines.count == 2)
+        for entry in lines {
+            let line = try #require(entry[0] as? String), row = try #require(newestHour[line])
+            #expect(int(entry[3]) == int(row["start"]), "\(line): newest hour")
+            // Within 1e-12: Foundation's JSON reader on Linux is off by an ulp at times (the page
+            // prints the API's digits exactly: 0.9993512836547672 read back as …74).
+            let pageOEE = try #require(Double(entry[2] as? String ?? "")), storeOEE = try #require((row["oee"] as? NSNumber)?.doubleValue)
+            #expect(abs(pageOEE - storeOEE) <= 1e-12, "\(line): OEE \(pageOEE) vs \(storeOEE)")
+            #expect(int(entry[4]) == int(row["good"]), "\(line): good")
+            #expect(["running", "down", "no plan"].contains(entry[1] as? String ?? ""), "\(line): state \(entry[1])")
+        }
+        // Energy this year: the _site day rows of 2026.
+        let ytd = days.filter { $0["line"] as? String == "_site" }.reduce(0.0) { $0 + (($1["energy_kwh"] as? NSNumber)?.doubleValue ?? 0) } / 1e6
+        let shown = try #require(Double(final["ytd"] as? String ?? ""))
+        #expect(ytd > 0)
+        #expect(abs(shown - ytd) <= 1e-12 * max(1, ytd), "page \(shown) GWh, store \(ytd)")
+        #expect(final["year"] as? String == "2026")
+
+        // Within 2 s of the daemon's last publish (its last commit), the page showed these figures.
+        let finalJSON = try JSONSerialization.data(withJSONObject: final, options: [.sortedKeys])
+        let firstFinal = try #require(samples.first { (try? JSONSerialization.data(withJSONObject: $0.figures, options: [.sortedKeys])) == finalJSON })
+        let published = lastPublish.value
+        #expect(published > 0)
+        #expect(firstFinal.t - published <= 2_000, "the page showed the final figures \(firstFinal.t - published) ms after the last publish")
+        print("live page: final figures \(firstFinal.t - published) ms after the daemon's last publish; \(samples.count) samples")
+
+        let shot = try [UInt8](Data(contentsOf: URL(fileURLWithPath: png)))
+        #expect(shot.count > 30_000, "screenshot \(shot.count) bytes")
+        if let docs = ProcessInfo.processInfo.environment["TAKT_LIVE_SCREENSHOT"] {
+            try Data(shot).write(to: URL(fileURLWithPath: docs))
+        }
+        #expect(await daemon.exitAfterTerm() == 0)
+    }
+}
+
 extension ChildProcess {
     /// SIGTERM, then the exit status (nil: it did not stop within 15 s).
     func exitAfterTerm() async -> Int32? {

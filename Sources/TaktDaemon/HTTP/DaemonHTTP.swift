@@ -23,6 +23,7 @@ import TaktStore
 ///   a line's or the site's row is written) and `alert` events (an alert's state changed).
 /// - `GET /api/v1/alerts?site=S` — the active alerts, an array of alert objects.
 /// - `GET /openapi.json` — OpenAPI 3.1 of all of this.
+/// - `GET /?site=S` — the live page of a site (``LivePage``).
 ///
 /// A bad or missing parameter is 400 `{"error": "…"}` naming it; a range of more than
 /// `max_rows` rows is 400 too.
@@ -50,7 +51,16 @@ enum DaemonHTTP {
         let router = Router()
         router.addMiddleware {
             MetricsMiddleware()
-            GetOnly(paths: ["/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/plan", "/api/v1/live", "/api/v1/alerts"])
+            GetOnly(paths: ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/plan", "/api/v1/live", "/api/v1/alerts"])
+        }
+        let sites = sources.linesPerSite.keys.sorted()
+        router.get("/") { request, _ -> Response in
+            let site = request.uri.queryParameters["site"].map(String.init) ?? sites.first ?? ""
+            guard let plant = sources.plants[site] else {
+                return errorResponse(.badRequest, "site: '\(site)' is not a site of the plant files")
+            }
+            return Response(status: .ok, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-cache"],
+                            body: .init(byteBuffer: ByteBuffer(string: LivePage.html(plant: plant, sites: sites))))
         }
         router.get("healthz") { _, _ -> Response in
             json(sources.status())

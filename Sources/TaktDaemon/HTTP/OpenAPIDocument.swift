@@ -19,6 +19,19 @@ enum OpenAPIDocument {
     "description": "Production-line telemetry: health, Prometheus metrics, window rollups, live stream and alerts of the sites a taktd counts. Times are ISO 8601 (2026-11-01T00:00:00Z) or epoch milliseconds."
   },
   "paths": {
+    "/": {
+      "get": {
+        "summary": "The live page of a site (HTML with its script and SVG inline; follows /api/v1/live).",
+        "parameters": [
+          {"name": "site", "in": "query", "required": false, "description": "Default: the first site.", "schema": {"type": "string", "enum": ["SITES"]}},
+          {"name": "target_gwh", "in": "query", "required": false, "description": "The year's target for the pace line (default: the site's nameplate).", "schema": {"type": "string"}}
+        ],
+        "responses": {
+          "200": {"description": "The page.", "content": {"text/html": {"schema": {"type": "string"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"}
+        }
+      }
+    },
     "/healthz": {
       "get": {
         "summary": "Liveness: the daemon runs.",
