@@ -100,7 +100,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "takt",
-            dependencies: ["TaktCore", "TaktStore", "TaktReport",
+            dependencies: ["TaktCore", "TaktStore", "TaktReport", "MQTT",
                            .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: swiftSettings
         ),

@@ -61,13 +61,16 @@ struct ComposeTests {
         #expect(checked >= 8, "the compose file should run taktd and takt-sim with their flags")
     }
 
-    @Test("the secure profile: only the broker publishes a port, on 127.0.0.1, TLS; taktd and takt-sim log in over mqtts")
+    @Test("the secure profile: only the broker (TLS) and Grafana publish a port, on 127.0.0.1; taktd and takt-sim log in over mqtts")
     func brokerOnLoopback() throws {
         let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
         let root = try #require(try Yams.load(yaml: text) as? [String: Any])
         let services = try #require(root["services"] as? [String: Any])
-        for (name, value) in services where name != "mosquitto" {
+        for (name, value) in services where name != "mosquitto" && name != "grafana" {
             #expect((value as? [String: Any])?["ports"] == nil, "service \(name) publishes a port")
+        }
+        for port in ((services["grafana"] as? [String: Any])?["ports"] as? [String]) ?? [] {
+            #expect(port == "127.0.0.1:3000:3000", "grafana publishes \(port), not on loopback")
         }
         let broker = try #require(services["mosquitto"] as? [String: Any])
         let ports = try #require(broker["ports"] as? [Any])

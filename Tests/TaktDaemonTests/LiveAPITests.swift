@@ -179,6 +179,7 @@ struct LiveAPITests {
         let output = try await offCooperativePool {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: tool)
+            process.currentDirectoryURL = harness.directory  // its .schemathesis cache goes there
             process.arguments = ["run", "\(base)/openapi.json", "--checks", "all", "--exclude-checks", "positive_data_acceptance", "--exclude-path", "/api/v1/live",
                                  "--max-examples", "300", "--seed", "14", "--workers", "1", "--request-timeout", "20",
                                  "--report", "junit", "--report-junit-path", report, "--no-color"]
@@ -426,6 +427,47 @@ extension LiveAPITests {
         #expect(shot.count > 30_000, "screenshot \(shot.count) bytes")
         if let docs = ProcessInfo.processInfo.environment["TAKT_LIVE_SCREENSHOT"] {
             try Data(shot).write(to: URL(fileURLWithPath: docs))
+        }
+        #expect(await daemon.exitAfterTerm() == 0)
+    }
+}
+
+extension LiveAPITests {
+    @Test("takt watch under tmux: one row per line from the metrics and alert topics, redrawn in place, equal to the store",
+          .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux is not installed"))
+    func watchUnderTmux() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        let session = "takt-watch-\(UUID().uuidString.prefix(8))"
+        let socket = harness.directory.appendingPathComponent("tmux.sock").path
+        func tmux(_ arguments: [String]) throws -> String { try TestProcess.run("/usr/bin/tmux", ["-S", socket] + arguments) }
+        _ = try await offCooperativePool {
+            try tmux(["new-session", "-d", "-s", session, "-x", "150", "-y", "30",
+                      "\(harness.binary("takt")) watch --broker \(harness.brokerURL) --site demo --interval 0.2"])
+        }
+        defer { _ = try? tmux(["kill-server"]) }
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "3h", "--seed", "18"])
+        #expect(try await harness.waitUntilCaughtUp(truth: truth).isEmpty)
+        try await Task.sleep(for: .seconds(2))
+        let screen = try await offCooperativePool { try tmux(["capture-pane", "-p", "-t", session]) }
+        let history = try await offCooperativePool { try tmux(["capture-pane", "-p", "-S", "-1000", "-t", session]) }
+        // Redrawn in place: one header on the screen and none scrolled into the history.
+        #expect(screen.components(separatedBy: "takt watch · site demo").count == 2, "\(screen)")
+        #expect(history.components(separatedBy: "takt watch · site demo").count == 2, "\(history)")
+        // Each line's row: good units and OEE of its newest hour, as the store has them.
+        let rows = try harness.query(site: "demo", tier: "1h", from: 1_793_491_200_000, to: 1_793_491_200_000 + 4 * 3_600_000)
+        for line in ["line-a", "line-b"] {
+            let newest = try #require(rows.filter { $0["line"] as? String == line }.max { (($0["start"] as? NSNumber)?.int64Value ?? 0) < (($1["start"] as? NSNumber)?.int64Value ?? 0) })
+            let good = try #require((newest["good"] as? NSNumber)?.int64Value)
+            let oee = try #require((newest["oee"] as? NSNumber)?.doubleValue)
+            let row = try #require(screen.split(separator: "\n").first { $0.hasPrefix(line + " ") }, "no row for \(line): \(screen)")
+            let fields = row.split(separator: " ", omittingEmptySubsequences: true)
+            #expect(fields.contains { $0 == Substring(String(good)) }, "\(line): good \(good) not in '\(row)'")
+            #expect(row.contains(String(format: "%.1f %%", oee * 100)), "\(line): OEE \(oee) not in '\(row)'")
+            #expect(["running", "down", "no plan"].contains(String(fields[1]) == "no" ? "no plan" : String(fields[1])), "\(row)")
         }
         #expect(await daemon.exitAfterTerm() == 0)
     }
