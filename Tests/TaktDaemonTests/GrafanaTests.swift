@@ -81,7 +81,8 @@ struct GrafanaTests {
         let daemon = try harness.startDaemon(extra: ["--store", postgres.url(), "--http", "127.0.0.1:\(port)"])
         defer { daemon.terminate() }
         _ = try await harness.waitUntilOnline()
-        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "30h", "--seed", "19"])
+        let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "30h", "--seed", "19",
+                                                    "--faults", "malformed=0.005"])  // dead letters by reason exist
         #expect(try await harness.waitUntilCaughtUp(truth: truth, store: postgres.url()).isEmpty)
 
         // SQL: Grafana's macros and the $site variable as Grafana would expand them.

@@ -26,6 +26,19 @@ struct LiveAPITests {
         String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Starts the harness's daemon with `--http` on a free port and waits until it is online.
+    static func startWithHTTP(_ harness: DaemonHarness) async throws -> (daemon: ChildProcess, base: String, port: Int) {
+        let port = try freeLoopbackPort()
+        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        do {
+            _ = try await harness.waitUntilOnline()
+        } catch {
+            daemon.terminate()
+            throw error
+        }
+        return (daemon, "http://127.0.0.1:\(port)", port)
+    }
+
     /// The queries the rings must answer exactly as `takt query`: (query string, takt query flags).
     static let liveQueries: [(String, [String])] = {
         // The run below covers 2026-11-01 00:00–04:00 UTC: the 1m rings (180) hold 01:00–04:00.
@@ -65,11 +78,8 @@ struct LiveAPITests {
     func ringsEqualStore() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let port = try freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        var daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        var (daemon, base, port) = try await Self.startWithHTTP(harness)
         defer { daemon.terminate() }
-        _ = try await harness.waitUntilOnline()
         let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "4h", "--seed", "14",
                                                     "--faults", "dup=0.02,reorder=0.01"])
         let problems = try await harness.waitUntilCaughtUp(truth: truth)
@@ -111,11 +121,8 @@ struct LiveAPITests {
     func serverSentEvents() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let port = try freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        let (daemon, base, _) = try await Self.startWithHTTP(harness)
         defer { daemon.terminate() }
-        _ = try await harness.waitUntilOnline()
         let eventsFile = harness.directory.appendingPathComponent("events.txt").path
         let curl = try ChildProcess(try TestProcess.executable("curl"), ["-sN", "\(base)/api/v1/live?site=demo"], logFile: eventsFile)
         defer { curl.terminate() }
@@ -165,11 +172,8 @@ struct LiveAPITests {
     func schemathesis() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let port = try freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        let (daemon, base, _) = try await Self.startWithHTTP(harness)
         defer { daemon.terminate() }
-        _ = try await harness.waitUntilOnline()
         _ = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "2h", "--seed", "16"])
         let report = harness.directory.appendingPathComponent("schemathesis.xml").path
         let tool = try TestProcess.executable("schemathesis")
@@ -299,17 +303,6 @@ struct LiveAPITests {
 }
 
 extension LiveAPITests {
-    /// Chromium's binary: `$TAKT_CHROMIUM`, or `chromium` / `chromium-browser` on the PATH.
-    static let chromium: String? = {
-        if let path = ProcessInfo.processInfo.environment["TAKT_CHROMIUM"] { return path }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-                return "\(dir)/\(name)"
-            }
-        }
-        return nil
-    }()
-
     /// When the last message arrived on a subscription (wall clock, epoch ms).
     final class LastArrival: @unchecked Sendable {
         private let lock = NSLock()
@@ -321,14 +314,11 @@ extension LiveAPITests {
     @Test("the live page in headless Chromium: loaded before the data, updated from the live stream alone, its numbers equal /api/v1/windows within 2 s of the last commit",
           .enabled(if: ProcessInfo.processInfo.environment["TAKT_SKIP_CHROMIUM"] != "1", "TAKT_SKIP_CHROMIUM=1"))
     func livePage() async throws {
-        let chromium = try #require(Self.chromium, "chromium is not installed: scripts/install-deps.sh (or TAKT_SKIP_CHROMIUM=1)")
+        let chromium = try #require(TaktBinaries.chromium, "chromium is not installed: scripts/install-deps.sh (or TAKT_SKIP_CHROMIUM=1)")
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
-        let port = try freeLoopbackPort()
-        let base = "http://127.0.0.1:\(port)"
-        let daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        let (daemon, base, _) = try await Self.startWithHTTP(harness)
         defer { daemon.terminate() }
-        _ = try await harness.waitUntilOnline()
 
         // An independent subscriber: when the daemon published its last rows (after its last commit).
         let watcher = MQTTClient(configuration: try harness.clientConfiguration())
@@ -443,7 +433,7 @@ extension LiveAPITests {
         _ = try await harness.waitUntilOnline()
         let session = "takt-watch-\(UUID().uuidString.prefix(8))"
         let socket = harness.directory.appendingPathComponent("tmux.sock").path
-        func tmux(_ arguments: [String]) throws -> String { try TestProcess.run("/usr/bin/tmux", ["-S", socket] + arguments) }
+        @Sendable func tmux(_ arguments: [String]) throws -> String { try TestProcess.run("/usr/bin/tmux", ["-S", socket] + arguments) }
         _ = try await offCooperativePool {
             try tmux(["new-session", "-d", "-s", session, "-x", "150", "-y", "30",
                       "\(harness.binary("takt")) watch --broker \(harness.brokerURL) --site demo --interval 0.2"])

@@ -105,12 +105,8 @@ enum DaemonHTTP {
             }
         }
         router.get("api/v1/live") { request, _ -> Response in
-            let site: String
-            do {
-                site = try siteParameter(request.uri.queryParameters, sources.linesPerSite)
-            } catch {
-                return errorResponse(.badRequest, "\(error)")
-            }
+            let (site, rejection) = requireSite(request, sources.linesPerSite)
+            guard let site else { return rejection! }
             let (mailbox, cancel) = sources.live.feed.subscribe(site: site)
             return Response(
                 status: .ok,
@@ -160,12 +156,8 @@ enum DaemonHTTP {
             }
         }
         router.get("api/v1/alerts") { request, _ -> Response in
-            let site: String
-            do {
-                site = try siteParameter(request.uri.queryParameters, sources.linesPerSite)
-            } catch {
-                return errorResponse(.badRequest, "\(error)")
-            }
+            let (site, rejection) = requireSite(request, sources.linesPerSite)
+            guard let site else { return rejection! }
             var bytes: [UInt8] = [UInt8(ascii: "[")]
             for (i, alert) in sources.alerts.active(site: site).enumerated() {
                 if i > 0 { bytes.append(UInt8(ascii: ",")) }
@@ -215,6 +207,15 @@ enum DaemonHTTP {
             let answer = await group.next() ?? false
             group.cancelAll()
             return answer
+        }
+    }
+
+    /// The request's `site`, or the 400 answer that names the parameter.
+    static func requireSite(_ request: Request, _ linesPerSite: [String: Int]) -> (site: String?, rejection: Response?) {
+        do {
+            return (try siteParameter(request.uri.queryParameters, linesPerSite), nil)
+        } catch {
+            return (nil, errorResponse(.badRequest, error.description))
         }
     }
 
