@@ -16,7 +16,7 @@
 #      Carlo (issue 15): 10,000 runs × 3 years × 25 lines on one core (taskset), and
 #      `takt plan --scenario` end to end on that year's store.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
-# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,live,rss,plan (default: all but
+# SKIP_BUILD=1 uses the release binaries already built (e.g. under the shared build lock), KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,live,rss,plan (default: all but
 # rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
 # working on one of them (the written table then shows only those).
 set -euo pipefail
@@ -49,8 +49,12 @@ python3 -c 'import paho.mqtt' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check paho-mqtt >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
-log "building release binaries in $SCRATCH…"
-swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  log "SKIP_BUILD=1: using the release binaries already in $SCRATCH"
+else
+  log "building release binaries in $SCRATCH…"
+  swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+fi
 BIN="$SCRATCH/release"
 for b in taktd takt takt-sim takt-bench; do [ -x "$BIN/$b" ] || { log "build failed ($b missing)"; exit 1; }; done
 MOSQ_FLAGS=$(pkg-config --cflags --libs libmosquitto)
@@ -88,7 +92,10 @@ counted() {  # STORE: accepted + duplicates + dead letters committed
 
 # Starts taktd on the current broker and waits until it says it is online; sets TAKTD_PID.
 start_taktd() {  # DATA_DIR INSTANCE LOG [PLANT [HTTP_ADDR]]
-  "$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "${4:-$PLANT}" --data-dir "$1" --instance "$2" --http "${5:-off}" >> "$3" 2>&1 &
+  local config="$WORK/taktd-$2.yaml"
+  # LIVE_STATIONS=all|output (default: taktd's own default) for the ring buffers (issue 14).
+  if [ -n "${LIVE_STATIONS:-}" ]; then echo "live_stations: $LIVE_STATIONS" > "$config"; else : > "$config"; fi
+  "$BIN/taktd" --config "$config" --broker "mqtt://127.0.0.1:$PORT" --plant "${4:-$PLANT}" --data-dir "$1" --instance "$2" --http "${5:-off}" >> "$3" 2>&1 &
   TAKTD_PID=$!
   PIDS+=($TAKTD_PID)
   for _ in $(seq 600); do
@@ -341,7 +348,7 @@ if want live; then
   command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || { log "wrk is not installed"; exit 1; }
   LAST_TS=$(sed -n 's/.*"ts":\([0-9]*\).*/\1/p' "$STREAM" | sort -n | tail -1)
   TO=$(( (LAST_TS / 60000 + 1) * 60000 )); FROM=$(( TO - 3 * 3600000 ))
-  LINE=$(sed -n 's|^takt/v1/bishan/\([^/]*\)/.*|\1|p' "$STREAM" | head -1)
+  LINE=$(sed -n 's|^takt/v1/bishan/\([^/]*\)/.*|\1|p;T;q' "$STREAM")  # the first line named (no head: pipefail)
   for run in $(seq "$RUNS"); do
     for mode in quiet wrk; do
       start_broker
@@ -487,7 +494,7 @@ section="$WORK/section.md"
     fi
     if want rss; then
       echo "| peak RSS of \`taktd\` (VmHWM), 1,000 lines × 4 stations; $(fmt "${R[rss-n]}") messages at QoS 1: per station a state a day for 62 days, a state an hour for 72 h, a unit a minute (+ a state every 10 min) for 180 min; accepted ${R[rss-accepted]}; $(fmt "${R[rss-rate]}") msg/s | **$(printf "%.0f" "${R[rss-mb]}") MB** (runs: ${R[rss-runs]}) | ≤ 200 MB | $(verdict "${R[rss-mb]}" 200 lower) |"
-      echo "| of which the ring buffers (\`live_1m: 180, live_1h: 72, live_1d: 62\`, every station; \`takt_live_bytes\`) | $(printf "%.1f" "${R[rss-live-mb]}") MB for $(fmt "${R[rss-live-rows]}") rows | | |"
+      echo "| of which the ring buffers (\`live_1m: 180, live_1h: 72, live_1d: 62\`, \`live_stations: ${LIVE_STATIONS:-output}\`; \`takt_live_bytes\`) | $(printf "%.1f" "${R[rss-live-mb]}") MB for $(fmt "${R[rss-live-rows]}") rows | | |"
     fi
   fi
   if want live; then

@@ -29,7 +29,7 @@ if ! python3 -m check_jsonschema --version >/dev/null 2>&1; then
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages check-jsonschema
 fi
 # schemathesis: LiveAPITests generates requests from taktd's /openapi.json (pinned: its CLI moves).
-if ! python3 -m schemathesis --version >/dev/null 2>&1; then
+if ! python3 -c 'import schemathesis' >/dev/null 2>&1; then
   echo "install-deps: installing schemathesis (PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5' >/dev/null 2>&1 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'schemathesis==4.32.5'

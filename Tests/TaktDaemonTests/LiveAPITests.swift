@@ -78,6 +78,9 @@ struct LiveAPITests {
     func ringsEqualStore() async throws {
         let harness = try await DaemonHarness.make()
         defer { harness.cleanUp() }
+        // Rings for every station (the default holds the lines' output stations only).
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\nlive_stations: all\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         var (daemon, base, port) = try await Self.startWithHTTP(harness)
         defer { daemon.terminate() }
         let truth = try await harness.runSimulator(["--from", "2026-11-01T00:00:00Z", "--duration", "4h", "--seed", "14",
@@ -98,15 +101,31 @@ struct LiveAPITests {
         #expect(badPlan.status == 400)
         #expect(Self.text(badPlan.body).contains("target_gwh"))
 
+        // The default (live_stations: output): lines from the rings, a station from the store.
+        daemon.signal(SIGTERM)
+        #expect(await daemon.exit(timeout: 15) == 0)
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
+        _ = try await harness.waitUntilOnline()
+        try await harness.waitForLog("ring buffers filled from the store")
+        let lineRows = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T03:00:00Z&to=2026-11-01T04:00:00Z")
+        #expect(lineRows.source == "live")
+        let stationRows = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&station=welding&window=1m&from=2026-11-01T03:00:00Z&to=2026-11-01T04:00:00Z")
+        #expect(stationRows.source == "store")
+        #expect(try #require(try JSONSerialization.jsonObject(with: stationRows.body) as? [Any]).count == 60)
+
         // A range reaching below the 1m rings (180 minutes) is the store's.
         let old = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T00:00:00Z&to=2026-11-01T04:00:00Z")
         #expect(old.status == 200)
         #expect(old.source == "store")
         #expect(try #require(try JSONSerialization.jsonObject(with: old.body) as? [Any]).count == 240)
 
-        // Restarted, the rings are filled from the store and answer the same.
+        // Restarted with every station's rings, they are filled from the store and answer the same.
         daemon.signal(SIGTERM)
         #expect(await daemon.exit(timeout: 15) == 0)
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\nlive_stations: all\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         let started = try String(contentsOfFile: harness.daemonLog, encoding: .utf8)
         daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
         _ = try await harness.waitUntilOnline(previousStarted: nil)

@@ -55,12 +55,13 @@ public struct DaemonConfiguration: Sendable {
     /// The most state changes one station's timeline holds within `max_age`.
     public var maxStateChanges = 20_000
     /// Ring buffers: window rows held per station and tier (`live_1m`, `live_1h`, `live_1d`;
-    /// 0 switches a tier's rings off), and whether every station has them or only the lines'
-    /// output stations (`live_stations: all | output`).
+    /// 0 switches a tier's rings off), and whether only the lines' output stations have them
+    /// (`live_stations: output`, the default: the commit reads back only those rows, as it
+    /// always did) or every station (`all`: each commit reads every updated row back).
     public var live1m = 180
     public var live1h = 72
     public var live1d = 62
-    public var liveAllStations = true
+    public var liveAllStations = false
     /// `alert_stopped_after`, `alert_silent_after` (contract section 12), ms.
     public var alertStoppedAfterMs: Int64 = 600_000
     public var alertSilentAfterMs: Int64 = 300_000

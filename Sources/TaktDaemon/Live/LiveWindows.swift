@@ -2,15 +2,16 @@ import Synchronization
 import TaktCore
 import TaktStore
 
-/// The daemon's ring buffers: for every station of the plant files, the last N window rows of
-/// each tier (``LiveRing``; `live_1m`, `live_1h`, `live_1d` in `taktd.yaml`, default 180, 72,
+/// The daemon's ring buffers: for every line's output station (or every station of the plant
+/// files with `live_stations: all`), the last N window rows of each tier (``LiveRing``; `live_1m`, `live_1h`, `live_1d` in `taktd.yaml`, default 180, 72,
 /// 62), filled from the store at start-up (``fill(from:)``) and then from what each commit
 /// returns (``apply(_:)``). They answer `/api/v1/windows`, the live stream and the page without
 /// reading the store, for every range they vouch for; a range reaching below a ring's floor
 /// (older than it holds) goes to the store.
 ///
-/// With `live_stations: output` only the lines' output stations have rings (the committer then
-/// reads back only their rows, as before this existed).
+/// With `live_stations: output` (the default) only the lines' output stations have rings and
+/// the committer reads back only their rows, as before rings existed; `all` makes every commit
+/// read back every updated row.
 ///
 /// Memory: 56 bytes × (live_1m + live_1h + live_1d) per station with rows, fixed; one lock,
 /// held for O(rows) by a commit and for O(rows answered) by a read (≤ `max_rows`).
