@@ -16,7 +16,7 @@
 #      Carlo (issue 15): 10,000 runs × 3 years × 25 lines on one core (taskset), and
 #      `takt plan --scenario` end to end on that year's store.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
-# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,rss,plan (default: all but
+# SKIP_BUILD=1 uses the release binaries already built (e.g. under the shared build lock), KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,live,rss,plan (default: all but
 # rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
 # working on one of them (the written table then shows only those).
 set -euo pipefail
@@ -26,7 +26,7 @@ RUNS=${RUNS:-3}
 N=${N:-300000}
 SCRATCH=${SCRATCH:-.build-bench}
 OUT=${OUT:-docs/BENCHMARKS.md}
-ONLY=${ONLY:-e2e,drain,inproc,plan}  # add rss for the 4,000-station peak RSS (slow)
+ONLY=${ONLY:-e2e,drain,inproc,live,plan}  # add rss for the 4,000-station peak RSS (slow)
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench.XXXXXX)
 PIDS=()
@@ -49,8 +49,12 @@ python3 -c 'import paho.mqtt' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check paho-mqtt >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
-log "building release binaries in $SCRATCH…"
-swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  log "SKIP_BUILD=1: using the release binaries already in $SCRATCH"
+else
+  log "building release binaries in $SCRATCH…"
+  swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+fi
 BIN="$SCRATCH/release"
 for b in taktd takt takt-sim takt-bench; do [ -x "$BIN/$b" ] || { log "build failed ($b missing)"; exit 1; }; done
 MOSQ_FLAGS=$(pkg-config --cflags --libs libmosquitto)
@@ -87,8 +91,11 @@ counted() {  # STORE: accepted + duplicates + dead letters committed
 }
 
 # Starts taktd on the current broker and waits until it says it is online; sets TAKTD_PID.
-start_taktd() {  # DATA_DIR INSTANCE LOG [PLANT]
-  "$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "${4:-$PLANT}" --data-dir "$1" --instance "$2" >> "$3" 2>&1 &
+start_taktd() {  # DATA_DIR INSTANCE LOG [PLANT [HTTP_ADDR]]
+  local config="$WORK/taktd-$2.yaml"
+  # LIVE_STATIONS=all|output (default: taktd's own default) for the ring buffers (issue 14).
+  if [ -n "${LIVE_STATIONS:-}" ]; then echo "live_stations: $LIVE_STATIONS" > "$config"; else : > "$config"; fi
+  "$BIN/taktd" --config "$config" --broker "mqtt://127.0.0.1:$PORT" --plant "${4:-$PLANT}" --data-dir "$1" --instance "$2" --http "${5:-off}" >> "$3" 2>&1 &
   TAKTD_PID=$!
   PIDS+=($TAKTD_PID)
   for _ in $(seq 600); do
@@ -212,7 +219,7 @@ declare -A R
 
 # --- 1. end to end -------------------------------------------------------------------------
 STREAM="$WORK/stream.tsv"
-if want e2e || want drain; then
+if want e2e || want drain || want live; then
   log "generating $N messages (takt-sim --out, Bishan)…"
   "$BIN/takt-sim" --plant "$PLANT" --speed max --duration 10h --seed 6 --out "$WORK/sim.tsv" 2>/dev/null
   head -n "$N" "$WORK/sim.tsv" > "$STREAM"
@@ -307,13 +314,16 @@ if want rss; then
   for run in $(seq "$RUNS"); do
     start_broker
     data="$WORK/rss-$run"
-    start_taktd "$data" "rss$run" "$WORK/rss-$run.log" "$WORK/plant-big.yaml"
+    HP=$(free_port)
+    start_taktd "$data" "rss$run" "$WORK/rss-$run.log" "$WORK/plant-big.yaml" "127.0.0.1:$HP"
     pid=$TAKTD_PID
     t0=$(now)
     "$WORK/replay_pub" "$PORT" "$WORK/rss.tsv" 1 1000 > "$WORK/rss-pub-$run.out"
     for _ in $(seq 6000); do [ "$(counted "$data/takt.sqlite")" -ge "$RSS_N" ] && break; sleep 0.05; done  # ≤ 5 min
     t1=$(now)
     awk '/VmHWM/ {print $2}' /proc/$pid/status >> "$WORK/rss-kb"
+    # The ring buffers' share: their slots' bytes and rows held (issue 14), from /metrics.
+    curl -s "http://127.0.0.1:$HP/metrics" | awk '/^takt_live_bytes/ {b+=$2} /^takt_live_rows/ {r+=$2} END {printf "%.0f %.0f\n", b, r}' >> "$WORK/rss-live"
     sqlite3 "$data/takt.sqlite" "SELECT SUM(accepted) FROM site_counters" >> "$WORK/rss-accepted"
     awk -v a="$t0" -v b="$t1" -v n="$RSS_N" 'BEGIN {printf "%.0f\n", n / (b - a)}' >> "$WORK/rss-rate"
     stop_pid $pid
@@ -325,7 +335,55 @@ if want rss; then
   R[rss-n]=$RSS_N
   R[rss-accepted]=$(sort -u "$WORK/rss-accepted" | paste -sd/)
   R[rss-rate]=$(median < "$WORK/rss-rate")
+  R[rss-live-mb]=$(awk '{print $1/1048576}' "$WORK/rss-live" | median)
+  R[rss-live-rows]=$(awk '{print $2}' "$WORK/rss-live" | median)
   rm -f "$WORK/rss.tsv"
+fi
+
+# --- 2c. the live API under ingest (issue 14) -----------------------------------------------
+# The e2e stream into taktd at QoS 1, once alone and once while wrk asks /api/v1/windows for
+# the last 3 hours of 1m rows of one line (the stream's last 3 hours: the answer grows to 180
+# rows as the stream gets there): ingest rate of both, the ratio, wrk's requests/s and p99.
+if want live; then
+  command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || { log "wrk is not installed"; exit 1; }
+  LAST_TS=$(sed -n 's/.*"ts":\([0-9]*\).*/\1/p' "$STREAM" | sort -n | tail -1)
+  TO=$(( (LAST_TS / 60000 + 1) * 60000 )); FROM=$(( TO - 3 * 3600000 ))
+  LINE=$(sed -n 's|^takt/v1/bishan/\([^/]*\)/.*|\1|p;T;q' "$STREAM")  # the first line named (no head: pipefail)
+  for run in $(seq "$RUNS"); do
+    for mode in quiet wrk; do
+      start_broker
+      data="$WORK/live-$mode-$run"
+      HP=$(free_port)
+      start_taktd "$data" "live$mode$run" "$WORK/live-$mode-$run.log" "$PLANT" "127.0.0.1:$HP"
+      if [ "$mode" = wrk ]; then
+        secs=$(awk -v n="$N" -v r="${R[live-quiet-last]}" 'BEGIN {printf "%d", n / r + 1}')
+        wrk -t1 -c4 -d"${secs}s" --latency "http://127.0.0.1:$HP/api/v1/windows?site=bishan&line=$LINE&window=1m&from=$FROM&to=$TO" > "$WORK/wrk-$run.out" 2>&1 &
+        WRK_PID=$!
+      fi
+      "$WORK/replay_pub" "$PORT" "$STREAM" 1 1000 > "$WORK/live-$mode-$run.pub"
+      start_wall=$(field start_wall "$WORK/live-$mode-$run.pub")
+      wait_committed "$data"
+      rate=$(awk -v n="$N" -v a="$start_wall" -v b="$DONE_WALL" 'BEGIN {printf "%.0f", n / (b - a)}')
+      echo "$rate" >> "$WORK/live-$mode-rate"
+      R[live-quiet-last]=$rate
+      if [ "$mode" = wrk ]; then
+        wait $WRK_PID || true
+        awk '/Requests\/sec/ {print $2}' "$WORK/wrk-$run.out" >> "$WORK/wrk-rps"
+        awk '$1 == "99%" {v=$2; if (v ~ /us$/) {sub(/us$/, "", v); v/=1000} else if (v ~ /ms$/) {sub(/ms$/, "", v)} else if (v ~ /s$/) {sub(/s$/, "", v); v*=1000}; print v}' "$WORK/wrk-$run.out" >> "$WORK/wrk-p99"
+        curl -s "http://127.0.0.1:$HP/api/v1/windows?site=bishan&line=$LINE&window=1m&from=$FROM&to=$TO" | grep -o '"start"' | wc -l >> "$WORK/wrk-rows"
+      fi
+      stop_pid $TAKTD_PID
+      rm -rf "$data"
+      stop_pid $BROKER_PID
+      rm -rf "$WORK/broker-$PORT"
+    done
+  done
+  R[live-quiet]=$(median < "$WORK/live-quiet-rate")
+  R[live-wrk]=$(median < "$WORK/live-wrk-rate")
+  R[live-rps]=$(median < "$WORK/wrk-rps")
+  R[live-p99]=$(median < "$WORK/wrk-p99")
+  R[live-rows]=$(median < "$WORK/wrk-rows")
+  R[live-runs]="quiet $(paste -sd, "$WORK/live-quiet-rate"); with wrk $(paste -sd, "$WORK/live-wrk-rate")"
 fi
 
 # --- 3. takt plan over a year --------------------------------------------------------------
@@ -436,7 +494,21 @@ section="$WORK/section.md"
     fi
     if want rss; then
       echo "| peak RSS of \`taktd\` (VmHWM), 1,000 lines × 4 stations; $(fmt "${R[rss-n]}") messages at QoS 1: per station a state a day for 62 days, a state an hour for 72 h, a unit a minute (+ a state every 10 min) for 180 min; accepted ${R[rss-accepted]}; $(fmt "${R[rss-rate]}") msg/s | **$(printf "%.0f" "${R[rss-mb]}") MB** (runs: ${R[rss-runs]}) | ≤ 200 MB | $(verdict "${R[rss-mb]}" 200 lower) |"
+      echo "| of which the ring buffers (\`live_1m: 180, live_1h: 72, live_1d: 62\`, \`live_stations: ${LIVE_STATIONS:-output}\`; \`takt_live_bytes\`) | $(printf "%.1f" "${R[rss-live-mb]}") MB for $(fmt "${R[rss-live-rows]}") rows | | |"
     fi
+  fi
+  if want live; then
+    echo
+    echo "### 2c. The live API while taktd ingests (issue 14)"
+    echo
+    echo "The end-to-end stream (N = $(fmt "$N"), QoS 1) into taktd with \`--http\`, alone and while \`wrk -t1 -c4\` asks"
+    echo "\`/api/v1/windows\` for the last 3 hours of one line's 1m rows (the stream's last 3 hours; ${R[live-rows]} rows at the end)."
+    echo
+    echo "| ingest alone, msg/s | ingest under wrk, msg/s | ratio | wrk requests/s | wrk p99 |"
+    echo "| --- | --- | --- | --- | --- |"
+    echo "| $(fmt "${R[live-quiet]}") | $(fmt "${R[live-wrk]}") | **$(ratio "${R[live-wrk]}" "${R[live-quiet]}")** | $(fmt "${R[live-rps]}") | ${R[live-p99]} ms |"
+    echo
+    echo "Runs: ${R[live-runs]}."
   fi
   if want plan; then
     echo

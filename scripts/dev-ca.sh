@@ -15,7 +15,9 @@
 #   passwd                    the Mosquitto password file with those users (mosquitto_passwd)
 #   taktd.yaml                taktd's login (username, password, tls_ca_file) for a run on this
 #                             machine: taktd --config DIR/taktd.yaml --broker mqtts://localhost:8883 …
-#   taktd-compose.yaml        the same for docker-compose.yml (CA at /run/takt/ca.crt)
+#   taktd-compose.yaml        the same for docker-compose.yml (CA at /run/takt/ca.crt), with the
+#                             compose PostgreSQL store (store: postgres://takt:…@postgres:5432/takt)
+#   postgres.password         the password of that store's user takt (PostgreSQL and Grafana read it)
 #
 # A device user is named after its site (Config/mosquitto-acl lets user bishan publish under
 # takt/v1/bishan/# only); metrics, deadletter, status, alerts and taktd are refused as device users.
@@ -157,14 +159,18 @@ elif [ $passwd_written = 0 ]; then
   say kept passwd
 fi
 
+# The compose PostgreSQL store's password (docker-compose.yml: postgres, taktd, grafana).
+if [ -s postgres.password ]; then say kept postgres.password; else openssl rand -hex 16 >postgres.password; say wrote postgres.password; fi
+
 # taktd's login, for a run here and for docker-compose.yml. Rewritten only when it changes.
 login() {
-  local name=$1 ca=$2
+  local name=$1 ca=$2 store=${3:-}
   {
     echo "# taktd's login for the secure profile, written by scripts/dev-ca.sh (docs/security.md)."
     echo "username: taktd"
     echo "password: \"$(cat taktd.password)\""
     echo "tls_ca_file: \"$ca\""
+    [ -z "$store" ] || echo "store: \"$store\""
   } >"$work/$name"
   if cmp -s "$work/$name" "$name"; then
     say kept "$name"
@@ -174,7 +180,7 @@ login() {
   fi
 }
 login taktd.yaml "$dir/ca.crt"
-login taktd-compose.yaml /run/takt/ca.crt
+login taktd-compose.yaml /run/takt/ca.crt "postgres://takt:$(cat postgres.password)@postgres:5432/takt"
 
 rm -f ca.srl
 chmod 600 ca.key

@@ -35,4 +35,17 @@ if ! python3 -c 'import google.protobuf, sys; sys.exit(0 if google.protobuf.__ve
   python3 -m pip install --quiet --disable-pip-version-check protobuf==4.21.12 >/dev/null 2>&1 \
     || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages protobuf==4.21.12
 fi
+# schemathesis: LiveAPITests generates requests from taktd's /openapi.json (pinned: its CLI moves).
+if ! python3 -c 'import schemathesis' >/dev/null 2>&1; then
+  echo "install-deps: installing schemathesis (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'schemathesis==4.32.5' >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'schemathesis==4.32.5'
+fi
+# websocket-client: LiveAPITests drives headless Chromium over the DevTools protocol
+# (Tests/TaktDaemonTests/cdp_probe.py) to read the live page as it updates.
+if ! python3 -c 'import websocket' >/dev/null 2>&1; then
+  echo "install-deps: installing websocket-client (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check 'websocket-client==1.8.0' >/dev/null 2>&1 \
+    || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages 'websocket-client==1.8.0'
+fi
 command -v swift >/dev/null || { echo "install-deps: no Swift toolchain on PATH (Swift 6.1 or later is needed)" >&2; exit 1; }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
+import Metrics
 import MQTT
+import Prometheus
 import ServiceLifecycle
 import TaktCore
 import TaktStore
@@ -15,8 +17,10 @@ import TaktStore
 /// 2. ``JournalSyncService`` — the journal's fsync interval.
 /// 3. ``CommitterService`` — replays the journal past the store's offset, then commits what the
 ///    intake drains; at shutdown commits everything left.
-/// 4. Hummingbird (`--http`) — reads the store and the counters, never the committer's path.
-/// 5. ``IntakeService`` — the subscribing connection; opens only after the replay. Stopped
+/// 4. Hummingbird (`--http`) — reads the rings, the store and the counters, never the committer's path.
+/// 5. ``LiveService`` — alerts and the live stream's keep-alive; at shutdown ends the live streams
+///    (before the HTTP server stops).
+/// 6. ``IntakeService`` — the subscribing connection; opens only after the replay. Stopped
 ///    first, so nothing new arrives while the rest drains.
 public final class Daemon: Sendable {
     let settings: DaemonSettings
@@ -34,6 +38,10 @@ public final class Daemon: Sendable {
     /// The journal offset the store had at start-up (where the replay begins).
     let committedOffset: Int64
     let started: String
+    /// The ring buffers, live stream and alert inputs, fed by every commit.
+    let live: LiveHub
+    /// The `/metrics` registry (``bootstrapMetrics()`` makes it swift-metrics' backend too).
+    public let metricsRegistry: PrometheusCollectorRegistry
 
     /// Opens the store (creating and migrating it), loads its state, opens the journal and
     /// restores the aggregator. Throws ``DaemonConfigurationError`` for what the configuration
@@ -61,8 +69,45 @@ public final class Daemon: Sendable {
         let intake = Intake(aggregator: aggregator, journal: journal,
                             offset: hasBacklog ? saved.journalOffset : max(saved.journalOffset, journal.endOffset),
                             sites: settings.plants.map(\.site), commitMaxEvents: configuration.commitMaxEvents, logger: logger)
+        let (live, registry) = try await openLive(settings: settings, plants: settings.plants, siteWide: true, store: store,
+                                                  saved: saved, logger: logger)
         return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: journal, intake: intake,
-                      committedOffset: saved.journalOffset)
+                      committedOffset: saved.journalOffset, live: live, registry: registry)
+    }
+
+    /// The live side of `plants`: ring buffers filled from the store before anything commits,
+    /// the line watch for alerts, the `/metrics` registry. `siteWide: false` (shared lines: the
+    /// rings hold only this daemon's lines) sends site-wide queries to the store.
+    private static func openLive(settings: DaemonSettings, plants: [Plant], siteWide: Bool, store: any RollupStore,
+                                 saved: StoreState, logger: Logger) async throws -> (LiveHub, PrometheusCollectorRegistry) {
+        let configuration = settings.configuration
+        let windows = LiveWindows(plants: plants, capacities: .init(minute: configuration.live1m, hour: configuration.live1h,
+                                                                    day: configuration.live1d),
+                                  allStations: configuration.liveAllStations, siteWide: siteWide)
+        let fillStart = ContinuousClock.now
+        try await windows.fill(from: store)
+        let sizes = windows.sizes()
+        logger.info("ring buffers filled from the store in \(ContinuousClock.now - fillStart): \(sizes.map { "\($0.tier.rawValue) \($0.rows) rows" }.joined(separator: ", "))")
+        let registry = PrometheusCollectorRegistry()
+        let watch = LineWatch(plants: plants, horizons: Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
+        let live = LiveHub(plants: plants, windows: windows, metrics: DaemonMetrics(registry: registry), watch: watch,
+                           committedOffset: saved.journalOffset)
+        return (live, registry)
+    }
+
+    /// Makes the `/metrics` registry the process's swift-metrics backend (Hummingbird's request
+    /// metrics go there). Once per process: `taktd` calls it; tests that run a daemon in
+    /// process need not.
+    public func bootstrapMetrics() {
+        var factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        // Hummingbird's labels are dotted ("hb.requests"); Prometheus names are [a-zA-Z_:][a-zA-Z0-9_:]*.
+        factory.nameAndLabelSanitizer = { name, labels in
+            func clean(_ s: String) -> String {
+                String(s.map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == ":") ? $0 : "_" })
+            }
+            return (clean(name), labels.map { (clean($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
     }
 
     /// One set of leased lines of a daemon that shares its store (contract section 11): the
@@ -105,14 +150,25 @@ public final class Daemon: Sendable {
         let intake = Intake(aggregator: aggregator, journal: nil, offset: 0, sites: settings.plants.map(\.site),
                             commitMaxEvents: settings.configuration.commitMaxEvents, logger: logger)
         intake.raiseHorizons(Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
+        // Rings, alerts and the live stream for the held lines only.
+        let heldPlants = settings.plants.map { plant in
+            var p = plant
+            p.lines = plant.lines.filter { owned.contains(LineKey(site: plant.site, line: $0.id)) }
+            return p
+        }
+        let (live, registry) = try await openLive(settings: settings, plants: heldPlants, siteWide: false, store: store,
+                                                  saved: saved, logger: logger)
         return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: nil, intake: intake,
-                      committedOffset: 0, fence: fence, siteBaseline: baseline)
+                      committedOffset: 0, fence: fence, siteBaseline: baseline, live: live, registry: registry)
     }
 
     private init(settings: DaemonSettings, logger: Logger, lock: DataDirectoryLock, store: any RollupStore, journal: Journal?,
-                 intake: Intake, committedOffset: Int64, fence: CommitFence? = nil, siteBaseline: [SiteCounters] = []) {
+                 intake: Intake, committedOffset: Int64, fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [],
+                 live: LiveHub, registry: PrometheusCollectorRegistry) {
         self.fence = fence
         self.siteBaseline = siteBaseline
+        self.live = live
+        self.metricsRegistry = registry
         self.lock = lock
         self.settings = settings
         self.logger = logger
@@ -153,7 +209,7 @@ public final class Daemon: Sendable {
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
                                 slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
                                 deadLettersPerSecond: configuration.deadLettersPerSecond, fence: fence,
-                                siteBaseline: siteBaseline, logger: logger)
+                                siteBaseline: siteBaseline, observer: live, logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -190,13 +246,25 @@ public final class Daemon: Sendable {
             pipeline: pipeline, intake: intake, journal: journal, publisher: publisher,
             replayFrom: committedOffset, commitInterval: .milliseconds(configuration.commitIntervalMs),
             publisherConnected: publisherConnected, replayed: replayed, logger: logger))
+        let alerts = LiveAlerts(settings: AlertSettings(stoppedAfterMs: configuration.alertStoppedAfterMs,
+                                                        silentAfterMs: configuration.alertSilentAfterMs))
         if let address = settings.httpAddress {
             let online = status(online: true).bytes
-            services.append(DaemonHTTP.application(
-                address: address, intake: intake, committer: pipeline.statistics, store: store,
+            services.append(DaemonHTTP.application(address: address, sources: .init(
+                intake: intake, committer: pipeline.statistics, store: store, live: live, alerts: alerts,
+                metrics: live.metrics,
                 linesPerSite: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0.lines.count) }),
-                maxRows: configuration.maxRows, status: { online }, logger: logger))
+                plants: Dictionary(uniqueKeysWithValues: settings.plants.map { ($0.site, $0) }),
+                maxRows: configuration.maxRows, status: { online },
+                brokerConnected: { [sharesLines = fence != nil] in
+                    // Shared lines: the line sessions are not watched here (they come and go with leases).
+                    guard case .connected = publisher.state else { return false }
+                    if sharesLines { return true }
+                    guard case .connected = intakeClient.state else { return false }
+                    return true
+                }), logger: logger))
         }
+        services.append(LiveService(hub: live, alerts: alerts, publisher: publisher, replayed: replayed, logger: logger))
         if let fence {
             services.append(LineSessionsService(
                 sessions: fence.leases.map { lineSession($0.line) }, intake: intake, status: onlineStatus,

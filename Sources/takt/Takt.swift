@@ -12,7 +12,7 @@ struct Takt: AsyncParsableCommand {
         commandName: "takt",
         abstract: "Reads Takt's production-line rollups.",
         discussion: "See docs/protocol.md section 5 and docs/store.md.",
-        subcommands: [Query.self, Plan.self, Report.self, Store.self])
+        subcommands: [Query.self, Plan.self, Report.self, Store.self, Watch.self])
 
     /// Parses, runs, and maps every error to the contract's exit codes and one stderr line.
     static func main() async {

@@ -84,6 +84,7 @@ struct Taktd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        daemon.bootstrapMetrics()
         // Signals go to the group through `shutdown` (a signal that came during start-up
         // shuts it down as soon as it runs), so the group traps none of its own.
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))

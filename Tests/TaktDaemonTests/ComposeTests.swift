@@ -61,13 +61,16 @@ struct ComposeTests {
         #expect(checked >= 8, "the compose file should run taktd and takt-sim with their flags")
     }
 
-    @Test("the secure profile: only the broker publishes a port, on 127.0.0.1, TLS; taktd and takt-sim log in over mqtts")
+    @Test("the secure profile: only the broker (TLS) and Grafana publish a port, on 127.0.0.1; taktd and takt-sim log in over mqtts")
     func brokerOnLoopback() throws {
         let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
         let root = try #require(try Yams.load(yaml: text) as? [String: Any])
         let services = try #require(root["services"] as? [String: Any])
-        for (name, value) in services where name != "mosquitto" {
+        for (name, value) in services where name != "mosquitto" && name != "grafana" {
             #expect((value as? [String: Any])?["ports"] == nil, "service \(name) publishes a port")
+        }
+        for port in ((services["grafana"] as? [String: Any])?["ports"] as? [String]) ?? [] {
+            #expect(port == "127.0.0.1:3000:3000", "grafana publishes \(port), not on loopback")
         }
         let broker = try #require(services["mosquitto"] as? [String: Any])
         let ports = try #require(broker["ports"] as? [Any])
@@ -98,7 +101,7 @@ struct ComposeTests {
         #expect(!sim.contains("--password"), "takt-sim's password belongs in a file, not on its command line")
     }
 
-    @Test("two daemons share the lines: one PostgreSQL store, the same plant, their own names and data volumes")
+    @Test("two daemons share the lines: one PostgreSQL store (named in their shared config), the same plant, their own names and data volumes")
     func twoDaemonsShareOneStore() throws {
         let text = try String(contentsOfFile: Self.composeFile, encoding: .utf8)
         let root = try #require(try Yams.load(yaml: text) as? [String: Any])
@@ -108,12 +111,13 @@ struct ComposeTests {
             let command = try #require((services[service] as? [String: Any])?["command"] as? [String])
             return command.firstIndex(of: flag).map { command[$0 + 1] }
         }
-        let store = try option("taktd", "--store")
-        #expect(store?.hasPrefix("postgres://") == true && store?.contains("@postgres:") == true)
-        #expect(try option("taktd-b", "--store") == store && option("taktd-b", "--plant") == option("taktd", "--plant"))
+        #expect(try option("taktd", "--config") != nil && option("taktd-b", "--config") == option("taktd", "--config"))
+        #expect(try option("taktd-b", "--plant") == option("taktd", "--plant"))
         #expect(try option("taktd-b", "--instance") != option("taktd", "--instance"))
         let volumes = { (name: String) in ((services[name] as? [String: Any])?["volumes"] as? [String] ?? []).filter { $0.hasSuffix(":/var/lib/takt") } }
         #expect(volumes("taktd").count == 1 && volumes("taktd-b").count == 1 && volumes("taktd") != volumes("taktd-b"))
+        let prometheus = try String(contentsOfFile: TaktBinaries.file("Config/prometheus.yml"), encoding: .utf8)
+        #expect(prometheus.contains("taktd:9464") && prometheus.contains("taktd-b:9464"), "Prometheus scrapes both daemons")
     }
 
     @Test("the broker's command rewrites exactly the listener of Config/mosquitto-secure.conf to the container's network")

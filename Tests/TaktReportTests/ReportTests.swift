@@ -322,16 +322,8 @@ struct ReportTests {
 
     // MARK: headless Chromium
 
-    /// Chromium's binary: `$TAKT_CHROMIUM`, or `chromium` / `chromium-browser` on the PATH.
-    static let chromium: String? = {
-        if let path = ProcessInfo.processInfo.environment["TAKT_CHROMIUM"] { return path }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
-            for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
-                return "\(dir)/\(name)"
-            }
-        }
-        return nil
-    }()
+    /// Chromium's binary (``TaktBinaries/chromium``).
+    static var chromium: String? { TaktBinaries.chromium }
 
     /// Renders `html` to a 1280 × 2400 PNG; returns its bytes.
     static func screenshot(_ html: String, dir: TempDir, name: String) throws -> [UInt8] {

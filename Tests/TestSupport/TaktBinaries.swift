@@ -52,4 +52,16 @@ extension TaktBinaries {
         return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                    stderr: String(decoding: stderr, as: UTF8.self))
     }
+
+    /// Chromium's binary, for the tests that render pages: `$TAKT_CHROMIUM`, or `chromium` /
+    /// `chromium-browser` on the PATH; nil when none is installed.
+    public static let chromium: String? = {
+        if let path = ProcessInfo.processInfo.environment["TAKT_CHROMIUM"] { return path }
+        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin").split(separator: ":") {
+            for name in ["chromium", "chromium-browser"] where FileManager.default.isExecutableFile(atPath: "\(dir)/\(name)") {
+                return "\(dir)/\(name)"
+            }
+        }
+        return nil
+    }()
 }

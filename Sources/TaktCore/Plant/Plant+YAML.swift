@@ -171,7 +171,7 @@ struct PlantFileReader {
     func line(_ node: Node, path: String) throws(PlantFileError) -> Plant.Line {
         let f = try fields(
             node, path: path, what: "a line",
-            required: ["id", "product", "ideal_cycle_s", "unit_kwh", "output_station", "stations"], optional: ["sim"])
+            required: ["id", "product", "ideal_cycle_s", "unit_kwh", "output_station", "stations"], optional: ["sim", "alert_oee_below"])
         let id = try segment(f.values["id"]!, key: f.path("id"))
         guard id != OutboundTopic.siteLine else {
             throw error(f.values["id"]!.mark, key: f.path("id"), "'\(f.path("id"))' is '_site': reserved for site totals")
@@ -214,9 +214,15 @@ struct PlantFileReader {
         if let simNode = f.values["sim"] {
             sim = try simulation(simNode, path: f.path("sim"))
         }
-        return Plant.Line(
+        var alertOEEBelow: Double?
+        if let node = f.values["alert_oee_below"] {
+            alertOEEBelow = try number(node, key: f.path("alert_oee_below"), 0...1, "above 0 and at most 1 (0.6 is 60%)", above: 0)
+        }
+        var parsed = Plant.Line(
             id: id, product: product, idealCycleS: ideal, unitKWh: unitKWh, outputStation: output,
             stations: stations, sim: sim)
+        parsed.alertOEEBelow = alertOEEBelow
+        return parsed
     }
 
     func simulation(_ node: Node, path: String) throws(PlantFileError) -> Plant.Simulation {

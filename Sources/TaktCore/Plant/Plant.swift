@@ -44,6 +44,8 @@ public struct Plant: Sendable, Equatable {
         public var stations: [Station]
         /// Simulator parameters; `nil` when the file has no `sim` block.
         public var sim: Simulation?
+        /// `alert_oee_below`: the `oee_low` alert's threshold (0 < x ≤ 1); `nil`: no such alert.
+        public var alertOEEBelow: Double?
 
         public init(
             id: String, product: String, idealCycleS: Double, unitKWh: Double,

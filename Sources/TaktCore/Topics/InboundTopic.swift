@@ -100,7 +100,7 @@ public enum TopicSegment {
     /// Longest segment, in bytes.
     public static let maxLength = 64
     /// Names that are the daemon's own output levels and therefore never sites.
-    public static let reservedSites: Set<String> = ["metrics", "deadletter", "status"]
+    public static let reservedSites: Set<String> = ["metrics", "deadletter", "status", "alerts"]
 
     /// Whether `s` is a valid segment (does not check reserved names).
     public static func isValid(_ s: String) -> Bool {

@@ -24,6 +24,11 @@ public enum OutboundTopic {
         "takt/v1/status/\(instance)"
     }
 
+    /// `takt/v1/alerts/{site}/{line}` (retained alert states, contract section 12).
+    public static func alerts(site: String, line: String) -> String {
+        "takt/v1/alerts/\(site)/\(line)"
+    }
+
     /// The subscription filter of a daemon that owns everything.
     public static let inboundFilterAll = "takt/v1/#"
 }

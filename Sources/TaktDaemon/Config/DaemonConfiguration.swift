@@ -65,6 +65,17 @@ public struct DaemonConfiguration: Sendable {
     public var sparkplugHostID: String?
     public var sparkplugRebirth = true
     public var sparkplugReorderTimeoutMs = 2000
+    /// Ring buffers: window rows held per station and tier (`live_1m`, `live_1h`, `live_1d`;
+    /// 0 switches a tier's rings off), and whether only the lines' output stations have them
+    /// (`live_stations: output`, the default: the commit reads back only those rows, as it
+    /// always did) or every station (`all`: each commit reads every updated row back).
+    public var live1m = 180
+    public var live1h = 72
+    public var live1d = 62
+    public var liveAllStations = false
+    /// `alert_stopped_after`, `alert_silent_after` (contract section 12), ms.
+    public var alertStoppedAfterMs: Int64 = 600_000
+    public var alertSilentAfterMs: Int64 = 300_000
 
     public init() {}
 
@@ -185,6 +196,22 @@ public struct DaemonConfiguration: Sendable {
                 guard (1_000...600_000).contains(ms) else { throw fail("'lease_ttl' must be between 1s and 10m") }
                 configuration.leaseTtlMs = ms
             case "max_rows": configuration.maxRows = try integer(1...10_000_000)
+            case "live_1m": configuration.live1m = try integer(0...100_000)
+            case "live_1h": configuration.live1h = try integer(0...100_000)
+            case "live_1d": configuration.live1d = try integer(0...10_000)
+            case "live_stations":
+                let value = try text()
+                guard value == "all" || value == "output" else { throw fail("'live_stations' must be all or output") }
+                configuration.liveAllStations = value == "all"
+            case "alert_stopped_after", "alert_silent_after":
+                let ms: Int64
+                do {
+                    ms = try ContractTime.durationMs(try text())
+                } catch {
+                    throw fail("'\(key)': \(error)")
+                }
+                guard ms > 0 else { throw fail("'\(key)' must be longer than 0") }
+                if key == "alert_stopped_after" { configuration.alertStoppedAfterMs = ms } else { configuration.alertSilentAfterMs = ms }
             case "max_state_changes": configuration.maxStateChanges = try integer(2...10_000_000)
             case "dead_letters_per_s": configuration.deadLettersPerSecond = try integer(1...1_000_000)
             case "sparkplug":
@@ -213,7 +240,7 @@ public struct DaemonConfiguration: Sendable {
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl, sparkplug")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl, sparkplug, live_1m, live_1h, live_1d, live_stations, alert_stopped_after, alert_silent_after")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

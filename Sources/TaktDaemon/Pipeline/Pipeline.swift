@@ -38,6 +38,8 @@ actor Pipeline {
     private var deadLetterTokens: Double
     private let deadLetterRate: Double
     private var deadLetterRefill = ContinuousClock.now
+    /// The live side (rings, live stream, alerts): told what each commit wrote.
+    private let observer: (any CommitObserver)?
 
     /// - Parameters:
     ///   - fence: set when several daemons share the store: every commit is fenced with it, and
@@ -45,9 +47,11 @@ actor Pipeline {
     ///     counters' increments start.
     init(intake: Intake, store: any RollupStore, journal: Journal?, publisher: MQTTClient,
          minuteRetentionMs: Int64, slowCommit: Duration, committedOffset: Int64, deadLettersPerSecond: Int = 100,
-         fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [], logger: Logger) {
+         fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [], observer: (any CommitObserver)? = nil,
+         logger: Logger) {
         self.fence = fence
         self.committedSites = Dictionary(siteBaseline.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
+        self.observer = observer
         self.intake = intake
         self.committedOffset = committedOffset
         self.deadLetterRate = Double(max(1, deadLettersPerSecond))
@@ -93,12 +97,13 @@ actor Pipeline {
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
             statistics.committed(delay: delay)
+            observer?.committed(batch, rows: rows, delay: delay)
             if delay > slowCommit {
                 logger.notice("slow commit: due \(delay) ago; waited \(takenAt - pending.dueAt) to start, store \(committedAt - takenAt); \(pending.events) messages, \(batch.updates.count) rows")
             }
             journal?.release(before: batch.journalOffset)
         }
-        try await publish(rows)
+        try await publish(observer?.published(rows) ?? rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
     }
 
@@ -125,7 +130,7 @@ actor Pipeline {
         var attempts = 0
         while true {
             do {
-                let rows = try await store.commit(batch, returning: .outputStations)
+                let rows = try await store.commit(batch, returning: observer?.returning ?? .outputStations)
                 if attempts > 0 { logger.notice("store available again: committed after \(attempts) failed attempts") }
                 return rows
             } catch StoreError.fenced(let why) {

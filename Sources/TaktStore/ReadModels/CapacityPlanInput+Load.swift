@@ -1,6 +1,5 @@
 import Foundation
 import TaktCore
-import TaktStore
 
 extension CapacityPlanInput {
     /// Where a plan's year to date stops.
