@@ -75,7 +75,11 @@ struct Taktd: AsyncParsableCommand {
                 logger.info("lease owner \(daemon.owner)")
                 services = [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
             } else {
-                services = try await Daemon.open(settings: settings, logger: logger).services()
+                let daemon = try await Daemon.open(settings: settings, logger: logger)
+                // Once per process: with shared lines each generation has a registry of its own,
+                // so Hummingbird's request metrics are exported only by a single daemon.
+                daemon.bootstrapMetrics()
+                services = daemon.services()
             }
         } catch let error as DaemonConfigurationError {
             FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
@@ -84,7 +88,6 @@ struct Taktd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        daemon.bootstrapMetrics()
         // Signals go to the group through `shutdown` (a signal that came during start-up
         // shuts it down as soon as it runs), so the group traps none of its own.
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))
