@@ -78,8 +78,12 @@ public final class Daemon: Sendable {
     /// The live side of `plants`: ring buffers filled from the store before anything commits,
     /// the line watch for alerts, the `/metrics` registry. `siteWide: false` (shared lines: the
     /// rings hold only this daemon's lines) sends site-wide queries to the store.
+    ///
+    /// - Parameter registry: the `/metrics` registry to use; a new one when nil. (A registry
+    ///   hands back the metric it already has for a name, so generations can share one.)
     private static func openLive(settings: DaemonSettings, plants: [Plant], siteWide: Bool, store: any RollupStore,
-                                 saved: StoreState, logger: Logger) async throws -> (LiveHub, PrometheusCollectorRegistry) {
+                                 saved: StoreState, registry: PrometheusCollectorRegistry? = nil,
+                                 logger: Logger) async throws -> (LiveHub, PrometheusCollectorRegistry) {
         let configuration = settings.configuration
         let windows = LiveWindows(plants: plants, capacities: .init(minute: configuration.live1m, hour: configuration.live1h,
                                                                     day: configuration.live1d),
@@ -88,7 +92,7 @@ public final class Daemon: Sendable {
         try await windows.fill(from: store)
         let sizes = windows.sizes()
         logger.info("ring buffers filled from the store in \(ContinuousClock.now - fillStart): \(sizes.map { "\($0.tier.rawValue) \($0.rows) rows" }.joined(separator: ", "))")
-        let registry = PrometheusCollectorRegistry()
+        let registry = registry ?? PrometheusCollectorRegistry()
         let watch = LineWatch(plants: plants, horizons: Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
         let live = LiveHub(plants: plants, windows: windows, metrics: DaemonMetrics(registry: registry), watch: watch,
                            committedOffset: saved.journalOffset)
@@ -99,7 +103,13 @@ public final class Daemon: Sendable {
     /// metrics go there). Once per process: `taktd` calls it; tests that run a daemon in
     /// process need not.
     public func bootstrapMetrics() {
-        var factory = PrometheusMetricsFactory(registry: metricsRegistry)
+        Self.bootstrapMetrics(registry: metricsRegistry)
+    }
+
+    /// ``bootstrapMetrics()`` for a registry that outlives daemons (shared lines: one for every
+    /// generation).
+    static func bootstrapMetrics(registry: PrometheusCollectorRegistry) {
+        var factory = PrometheusMetricsFactory(registry: registry)
         // Hummingbird's labels are dotted ("hb.requests"); Prometheus names are [a-zA-Z_:][a-zA-Z0-9_:]*.
         factory.nameAndLabelSanitizer = { name, labels in
             func clean(_ s: String) -> String {
@@ -117,7 +127,8 @@ public final class Daemon: Sendable {
     ///
     /// - Parameter stateHorizons: the store's lease rows (each line's integrated state horizon).
     static func openShared(settings: DaemonSettings, logger: Logger, store: any RollupStore, lock: DataDirectoryLock,
-                           fence: CommitFence, stateHorizons: [LeaseRow]) async throws -> Daemon {
+                           fence: CommitFence, stateHorizons: [LeaseRow],
+                           registry: PrometheusCollectorRegistry) async throws -> Daemon {
         guard !settings.hasSparkplugStations && !settings.hasUMHStations else {
             // Their topics are not per line (a Sparkplug node can feed several lines), and their
             // exactly-once state needs the journal's clock records: one daemon per store for now.
@@ -156,8 +167,8 @@ public final class Daemon: Sendable {
             p.lines = plant.lines.filter { owned.contains(LineKey(site: plant.site, line: $0.id)) }
             return p
         }
-        let (live, registry) = try await openLive(settings: settings, plants: heldPlants, siteWide: false, store: store,
-                                                  saved: saved, logger: logger)
+        let (live, _) = try await openLive(settings: settings, plants: heldPlants, siteWide: false, store: store,
+                                           saved: saved, registry: registry, logger: logger)
         return Daemon(settings: settings, logger: logger, lock: lock, store: store, journal: nil, intake: intake,
                       committedOffset: 0, fence: fence, siteBaseline: baseline, live: live, registry: registry)
     }

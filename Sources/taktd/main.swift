@@ -67,19 +67,22 @@ struct Taktd: AsyncParsableCommand {
             throw ExitCode(2)
         }
         let services: [ServiceGroupConfiguration.ServiceConfiguration]
+        // The daemon object holds the data directory's lock: it must live until the group ends.
+        let daemon: AnyObject
         do {
             if settings.sharesLines {
                 // Several daemons on one PostgreSQL store (contract section 11): the lease
                 // coordinator runs the pipeline for the lines it holds.
-                let daemon = try await SharedLinesDaemon.open(settings: settings, logger: logger)
-                logger.info("lease owner \(daemon.owner)")
-                services = [.init(service: daemon, successTerminationBehavior: .gracefullyShutdownGroup)]
+                let shared = try await SharedLinesDaemon.open(settings: settings, logger: logger)
+                logger.info("lease owner \(shared.owner)")
+                shared.bootstrapMetrics()
+                services = [.init(service: shared, successTerminationBehavior: .gracefullyShutdownGroup)]
+                daemon = shared
             } else {
-                let daemon = try await Daemon.open(settings: settings, logger: logger)
-                // Once per process: with shared lines each generation has a registry of its own,
-                // so Hummingbird's request metrics are exported only by a single daemon.
-                daemon.bootstrapMetrics()
-                services = daemon.services()
+                let single = try await Daemon.open(settings: settings, logger: logger)
+                single.bootstrapMetrics()
+                services = single.services()
+                daemon = single
             }
         } catch let error as DaemonConfigurationError {
             FileHandle.standardError.write(Data("taktd: \(error.description)\n".utf8))
@@ -88,6 +91,7 @@ struct Taktd: AsyncParsableCommand {
             FileHandle.standardError.write(Data("taktd: \(error)\n".utf8))
             throw ExitCode(1)
         }
+        defer { withExtendedLifetime(daemon) {} }
         // Signals go to the group through `shutdown` (a signal that came during start-up
         // shuts it down as soon as it runs), so the group traps none of its own.
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [], logger: logger))

@@ -164,8 +164,9 @@ struct SparkplugEndToEndTests {
             Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(10), seq: 10, metrics: [good(151, ts: Self.minute(10))])),
         ])
         try await waitFor("NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") >= 1 }
+        let firstRequest = Date()
         try await Task.sleep(for: .milliseconds(1500))
-        #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1)
+        if Date().timeIntervalSince(firstRequest) < 4.5 { #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1) }
         let ncmd = try SparkplugPayload.decode(try #require(seen.payloads("spBv1.0/g1/NCMD/n1").first))
         #expect(ncmd.seq == nil && ncmd.metrics.map(\.name) == ["Node Control/Rebirth"] && ncmd.metrics[0].alias == nil)
         #expect(ncmd.metrics[0].value == .boolean(true))
@@ -173,7 +174,14 @@ struct SparkplugEndToEndTests {
         // A second gap right away: throttled (at most one request per node per 5 s).
         try await publish([Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(12), seq: 12, metrics: [good(152, ts: Self.minute(12))]))])
         try await waitForRows(harness, line: "L1", station: "eol", minute: 12, good: 1)
-        #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1)
+        // The throttle is 5 s of the daemon's clock: only a check made within it can expect one
+        // request (a loaded CI machine may take longer to get here; then a second one is right).
+        if Date().timeIntervalSince(firstRequest) < 4.5 {
+            #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1)
+        } else {
+            #expect(seen.count("spBv1.0/g1/NCMD/n1") <= 2)
+        }
+        let requestsBeforeWrap = seen.count("spBv1.0/g1/NCMD/n1")
 
         // 7. The rebirth with the same bdSeq: new aliases; counts nothing twice (the BIRTH says 152).
         //    Then seq wraps 255 → 0 without a gap, and a counter reset (152 → 4: 4 units).
@@ -192,7 +200,7 @@ struct SparkplugEndToEndTests {
         try await publish(wrap)
         try await waitForRows(harness, line: "L1", station: "eol", minute: 15, good: 4)
         try await waitForRows(harness, line: "L1", station: "eol", minute: 14, good: 256)
-        #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1, "255 → 0 is not a gap")
+        #expect(seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap, "255 → 0 is not a gap")
 
         // 8. A stale NDEATH (bdSeq 4) is ignored; the matching one (5) makes both stations unknown
         //    from its time (minute 20: no run time after it).
@@ -208,7 +216,7 @@ struct SparkplugEndToEndTests {
         //    counted; the BIRTH then counts the 9 units made meanwhile (6 → 15) at its time.
         try await Task.sleep(for: .seconds(5))
         try await publish([Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(22), seq: 1, metrics: [.init(alias: 21, timestamp: Self.minute(22), value: .long(10))]))])
-        try await waitFor("second NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == 2 }
+        try await waitFor("another NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap + 1 }
         try await publish([Self.msg(.nbirth, SparkplugPayload(timestamp: Self.minute(23), seq: 0, metrics: [
             .init(name: "bdSeq", datatype: 8, value: .long(6)),
             .init(name: "Production/Good", alias: 31, timestamp: Self.minute(23), datatype: 8, value: .long(15)),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Prometheus
 import ServiceLifecycle
 import Synchronization
 import TaktCore
@@ -29,6 +30,14 @@ public final class SharedLinesDaemon: Service, Sendable {
     /// leases of its previous run for its own.
     public let owner: String
     let lines: [LineKey]
+    /// `/metrics` of every generation: one registry for the process, so counters run on across
+    /// generations and swift-metrics (Hummingbird's request metrics) has one backend.
+    public let metricsRegistry = PrometheusCollectorRegistry()
+
+    /// Makes ``metricsRegistry`` swift-metrics' backend (once per process).
+    public func bootstrapMetrics() {
+        Daemon.bootstrapMetrics(registry: metricsRegistry)
+    }
 
     public static func open(settings: DaemonSettings, logger: Logger) async throws -> SharedLinesDaemon {
         guard case .postgres(let location) = settings.store else {
@@ -129,7 +138,8 @@ public final class SharedLinesDaemon: Service, Sendable {
                 do {
                     generation = try await Generation.start(
                         settings: settings, logger: logger, store: store, lock: lock,
-                        fence: CommitFence(owner: owner, leases: held), stateHorizons: try await store.leases())
+                        fence: CommitFence(owner: owner, leases: held), stateHorizons: try await store.leases(),
+                        registry: metricsRegistry)
                 } catch let error as StoreError {
                     logger.error("cannot start the lines' pipeline (trying again next round): \(error)")
                 }
@@ -208,9 +218,10 @@ final class Generation: Sendable {
     }
 
     static func start(settings: DaemonSettings, logger: Logger, store: any RollupStore, lock: DataDirectoryLock,
-                      fence: CommitFence, stateHorizons: [LeaseRow]) async throws -> Generation {
+                      fence: CommitFence, stateHorizons: [LeaseRow],
+                      registry: PrometheusCollectorRegistry) async throws -> Generation {
         let daemon = try await Daemon.openShared(settings: settings, logger: logger, store: store, lock: lock, fence: fence,
-                                                 stateHorizons: stateHorizons)
+                                                 stateHorizons: stateHorizons, registry: registry)
         let group = ServiceGroup(configuration: .init(services: daemon.services(), gracefulShutdownSignals: [], logger: logger))
         let ended = EndFlag()
         let task = Task<(any Error)?, Never> {
