@@ -19,6 +19,7 @@ struct PostgresStoreTests {
     static func isStartupHiccup(_ error: StoreError) -> Bool {
         guard case .cannotOpen(_, let reason) = error else { return false }
         return reason.hasPrefix("no answer") || reason.contains("connection to the server is closed")
+            || reason.contains("no connection to the server")
     }
 
     static func open(_ server: PostgresServer, readOnly: Bool = false) async throws -> PostgresRollupStore {
