@@ -14,11 +14,18 @@
 #      per 10,000 events, and peak RSS of taktd for a 1,000-line × 4-station plant;
 #   3. takt plan over a year of 1h/1d rollups of the 16-line Bishan plant; the scenario Monte
 #      Carlo (issue 15): 10,000 runs × 3 years × 25 lines on one core (taskset), and
-#      `takt plan --scenario` end to end on that year's store.
+#      `takt plan --scenario` end to end on that year's store;
+#   4. freshness (issue 16): Benchmarks/mosquitto-bare/fresh_bench.c publishes units at a steady
+#      1,000 / 10,000 / 50,000 msg/s for FRESH_SECONDS (30) at QoS 1, then QoS 0, into taktd, and
+#      times each output unit from its publish to the metrics row (1m) that includes it.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
-# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,rss,plan (default: all but
-# rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
-# working on one of them (the written table then shows only those).
+# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,rss,plan,fresh (default: all
+# but rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
+# working on one of them (the written table then shows only those). FRESH_RATES ("1000 10000
+# 50000"), FRESH_SECONDS (30; FRESH_SECONDS=5 is the quick mode) shape step 4. BIN=DIR with
+# NO_BUILD=1 measures binaries built elsewhere (a before/after comparison); OUT=/dev/null leaves
+# the page alone. BUILD_LOCK (/tmp/swift-build.lock, when it exists) serialises the release
+# build with other builds on a shared machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,7 +33,10 @@ RUNS=${RUNS:-3}
 N=${N:-300000}
 SCRATCH=${SCRATCH:-.build-bench}
 OUT=${OUT:-docs/BENCHMARKS.md}
-ONLY=${ONLY:-e2e,drain,inproc,plan}  # add rss for the 4,000-station peak RSS (slow)
+ONLY=${ONLY:-e2e,drain,inproc,plan,fresh}  # add rss for the 4,000-station peak RSS (slow)
+FRESH_RATES=${FRESH_RATES:-1000 10000 50000}
+FRESH_SECONDS=${FRESH_SECONDS:-30}
+BUILD_LOCK=${BUILD_LOCK:-/tmp/swift-build.lock}
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench.XXXXXX)
 PIDS=()
@@ -49,13 +59,17 @@ python3 -c 'import paho.mqtt' 2>/dev/null \
   || python3 -m pip install --quiet --disable-pip-version-check paho-mqtt >/dev/null 2>&1 \
   || python3 -m pip install --quiet --disable-pip-version-check --break-system-packages paho-mqtt
 command -v hyperfine >/dev/null || { apt-get install -y -qq hyperfine >/dev/null 2>&1 || true; }
-log "building release binaries in $SCRATCH…"
-swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
-BIN="$SCRATCH/release"
+BIN=${BIN:-$SCRATCH/release}
+if [ "${NO_BUILD:-0}" != 1 ]; then
+  log "building release binaries in $SCRATCH…"
+  LOCK=(); [ -e "$BUILD_LOCK" ] && command -v flock >/dev/null && LOCK=(flock "$BUILD_LOCK")
+  "${LOCK[@]}" swift build -c release --scratch-path "$SCRATCH" 2>&1 | grep -E "error|warning: unre|Compiling|Build complete" | grep -v "^\[" || true
+fi
 for b in taktd takt takt-sim takt-bench; do [ -x "$BIN/$b" ] || { log "build failed ($b missing)"; exit 1; }; done
 MOSQ_FLAGS=$(pkg-config --cflags --libs libmosquitto)
 cc -O2 -o "$WORK/bare_sub" Benchmarks/mosquitto-bare/bare_sub.c $MOSQ_FLAGS
 cc -O2 -o "$WORK/replay_pub" Benchmarks/mosquitto-bare/replay_pub.c $MOSQ_FLAGS
+cc -O2 -o "$WORK/fresh_bench" Benchmarks/mosquitto-bare/fresh_bench.c $MOSQ_FLAGS -lpthread -lm
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 # --- helpers -------------------------------------------------------------------------------
@@ -352,6 +366,37 @@ if want plan; then
   for _ in $(seq "$RUNS"); do a=$(now); $PIN $SCEN_CMD > /dev/null; b=$(now); echo "$a $b" | awk '{printf "%.2f\n", ($2-$1)}'; done > "$WORK/scen-cli"
   R[scen-cli-s]=$(median < "$WORK/scen-cli")
 fi
+
+# --- 4. freshness ---------------------------------------------------------------------------
+# One run: a fresh broker and taktd, fresh_bench at QOS and RATE for FRESH_SECONDS; its line of
+# key value pairs goes to the run's .out file.
+run_fresh() {  # QOS RATE RUN
+  local out="$WORK/fresh-q$1-r$2-$3" data="$WORK/taktd-fresh"
+  start_broker
+  start_taktd "$data" "fresh$1$2$3" "$out.log"
+  "$WORK/fresh_bench" "$PORT" "$1" "$2" "$FRESH_SECONDS" 60 > "$out.out" 2> "$out.err" || { log "fresh_bench failed"; cat "$out.err" >&2; }
+  stop_pid $TAKTD_PID
+  rm -rf "$data"
+  stop_pid $BROKER_PID
+  rm -rf "$WORK/broker-$PORT"
+}
+if want fresh; then
+  for qos in ${QOS:-1 0}; do
+    for rate in $FRESH_RATES; do
+      for run in $(seq "$RUNS"); do
+        run_fresh "$qos" "$rate" "$run"
+        log "freshness QoS $qos, $rate msg/s, run $run: $(cat "$WORK/fresh-q$qos-r$rate-$run.out")"
+        for k in p50_ms p99_ms max_ms missing publish_rate; do
+          field "$k" "$WORK/fresh-q$qos-r$rate-$run.out" >> "$WORK/fresh-$k-$qos-$rate"
+        done
+      done
+      for k in p50_ms p99_ms max_ms missing publish_rate; do
+        R[fresh-$k-$qos-$rate]=$(median < "$WORK/fresh-$k-$qos-$rate")
+        R[fresh-runs-$k-$qos-$rate]=$(paste -sd/ "$WORK/fresh-$k-$qos-$rate")
+      done
+    done
+  done
+fi
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # --- report --------------------------------------------------------------------------------
@@ -455,10 +500,33 @@ section="$WORK/section.md"
     echo "$(verdict "${R[scen-levers_s]}" 2 lower). \`takt plan --scenario\` end to end (10,000 runs and the levers,"
     echo "reading the year's store, one core): ${R[scen-cli-s]} s (median of $RUNS)."
   fi
+  if want fresh; then
+    echo
+    echo "### 4. Freshness: a unit's publish → the metrics row that includes it (issue 16)"
+    echo
+    echo "\`Benchmarks/mosquitto-bare/fresh_bench.c\` publishes unit messages at a steady rate for"
+    echo "$FRESH_SECONDS s, round-robin over the 64 stations of Bishan (ts = now), into a fresh broker and"
+    echo "\`taktd\` (journal, SQLite); a subscriber in the same process (one clock) reads"
+    echo "\`takt/v1/metrics/bishan/+/1m\`. Each output-station unit is the k-th of its line's minute; it is"
+    echo "seen when a row of that window arrives with good + scrap ≥ k. Latency = arrival − the moment"
+    echo "the unit was handed to libmosquitto. Median of $RUNS runs per cell (runs after the slash-separated"
+    echo "lists); \"missing\" = output units no row covered 60 s after the last publish."
+    echo
+    echo "| QoS | rate, msg/s | reached, msg/s | p50 ms | p99 ms | max ms | missing | p99 runs |"
+    echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+    for qos in ${QOS:-1 0}; do for rate in $FRESH_RATES; do
+      echo "| $qos | $(fmt "$rate") | $(fmt "${R[fresh-publish_rate-$qos-$rate]}") | ${R[fresh-p50_ms-$qos-$rate]} | **${R[fresh-p99_ms-$qos-$rate]}** | ${R[fresh-max_ms-$qos-$rate]} | ${R[fresh-missing-$qos-$rate]} | ${R[fresh-runs-p99_ms-$qos-$rate]} |"
+    done; done
+    echo
+    echo "Targets: p99 ≤ 100 ms at 1,000 msg/s — QoS 1 $(verdict "${R[fresh-p99_ms-1-1000]:-}" 100 lower), QoS 0 $(verdict "${R[fresh-p99_ms-0-1000]:-}" 100 lower);"
+    echo "p99 ≤ 300 ms at 10,000 msg/s — QoS 1 $(verdict "${R[fresh-p99_ms-1-10000]:-}" 300 lower), QoS 0 $(verdict "${R[fresh-p99_ms-0-10000]:-}" 300 lower)."
+  fi
   echo "<!-- bench:end -->"
 } > "$section"
 
-if [ -f "$OUT" ] && grep -q '<!-- bench:start' "$OUT"; then
+if [ "$OUT" = /dev/null ]; then
+  :
+elif [ -f "$OUT" ] && grep -q '<!-- bench:start' "$OUT"; then
   python3 - "$OUT" "$section" <<'PY'
 import re, sys
 page, section = open(sys.argv[1]).read(), open(sys.argv[2]).read()
