@@ -86,10 +86,16 @@ public final class Daemon: Sendable {
             clientID: "\(configuration.intakeClientID)-out", cleanSession: true,
             will: MQTTWill(topic: statusTopic, payload: status(online: false).bytes, qos: .atLeastOnce, retain: true),
             messageHandler: nil, messageBatchEnded: nil))
+        let statistics = CommitterStatistics()
+        let metrics = MetricsPublisher(
+            publisher: publisher, store: store,
+            derivedSites: MetricsPublisher.derivedSites(plants: settings.plants.map(\.site), subscriptions: configuration.subscriptions),
+            statistics: statistics, logger: logger)
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
                                 slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
-                                deadLettersPerSecond: configuration.deadLettersPerSecond, logger: logger)
+                                deadLettersPerSecond: configuration.deadLettersPerSecond, statistics: statistics,
+                                observers: [metrics], logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -109,7 +115,9 @@ public final class Daemon: Sendable {
         services.append(CommitterService(
             pipeline: pipeline, intake: intake, journal: journal, publisher: publisher,
             replayFrom: committedOffset, commitInterval: .milliseconds(configuration.commitIntervalMs),
-            publisherConnected: publisherConnected, replayed: replayed, logger: logger))
+            pacing: CommitPacing(minGap: .milliseconds(configuration.commitMinGapMs),
+                                 maxGap: .milliseconds(max(configuration.commitIntervalMs, configuration.commitMinGapMs))),
+            metrics: metrics, publisherConnected: publisherConnected, replayed: replayed, logger: logger))
         if let address = settings.httpAddress {
             let online = status(online: true).bytes
             services.append(DaemonHTTP.application(
