@@ -34,9 +34,9 @@ public struct DaemonConfiguration: Sendable {
     public var commitIntervalMs = 250
     /// …or as soon as this many events are pending.
     public var commitMaxEvents = 10_000
-    /// The least time (ms) from the end of one commit to the start of the next (0: only twice
-    /// the last commit's duration): what a message waits at most, beyond a running commit,
-    /// while the intake is idle; under load the gap grows to twice the last commit's duration.
+    /// The least time (ms) from the end of one commit to the start of the next (0: only four
+    /// times the last commit's duration): what a message waits at most, beyond a running commit,
+    /// while the intake is idle; under load the gap grows to four times the last commit's duration.
     public var commitMinGapMs = 20
     public var maxPayloadBytes = 16_384
     /// Seconds an event's ts may be ahead of the daemon's clock (0: no check).

@@ -138,11 +138,11 @@ struct PipelineStatistics: Sendable {
         family("takt_site_horizon_ms", "gauge", "The site's newest event time, epoch ms.", perSite(\.horizon))
         family("takt_commits_total", "counter", "Store transactions committed since start.", [("", String(committer.commits))])
         family("takt_commit_delay_seconds_max", "gauge",
-               "Longest time from a batch becoming due (full, or its commit interval over) to the end of its transaction.",
+               "Longest time from a batch becoming due (full, or drained to be committed) to the end of its transaction.",
                [("", String(committer.maxCommitDelaySeconds))])
         family("takt_commit_delay_seconds_sum", "counter", "Sum of those times (divide by takt_commits_total for the mean).",
                [("", String(committer.commitDelaySumSeconds))])
-        family("takt_publishes_skipped_total", "counter", "Publishes skipped because the publisher was closed at shutdown.",
+        family("takt_publishes_skipped_total", "counter", "Metrics and dead-letter publishes skipped: the publisher closed at shutdown, or a _site row could not be read.",
                [("", String(committer.unpublished))])
         family("takt_journal_offset_bytes", "gauge", "Journal offset of the last message given to the pipeline.",
                [("", String(intake.journalOffset))])

@@ -141,7 +141,7 @@ struct CommitterService: Service {
 /// so the commits' fixed cost (a transaction, an fsync) does not multiply with the rate.
 struct CommitPacing: Sendable {
     var minGap: Duration
-    var factor: Int = 2
+    var factor: Int = 4
     var maxGap: Duration
 
     /// The earliest start of the next commit after one that ran from `started` to `ended`.
