@@ -171,6 +171,8 @@ run_sub() {  # SUBJECT(a|b|c) QOS RUN
       wait_committed "$data"
       grep VmHWM /proc/$TAKTD_PID/status | awk '{print $2}' > "$out.rss" || true
       stop_taktd "$data"
+      # A loss: did the broker drop (its queues full)? Its $SYS counter, published every 10 s.
+      [ "$LOST" = 0 ] || log "taktd lost $LOST; broker dropped: $(mosquitto_sub -h 127.0.0.1 -p "$PORT" -t '$SYS/broker/publish/messages/dropped' -C 1 -W 12 2>/dev/null || echo '?')"
       ;;
   esac
   end_run "$start_wall"
@@ -228,7 +230,8 @@ declare -A R
 STREAM="$WORK/stream.tsv"
 if want e2e || want drain; then
   log "generating $N messages (takt-sim --out, Bishan)…"
-  "$BIN/takt-sim" --plant "$PLANT" --speed max --duration 10h --seed 6 --out "$WORK/sim.tsv" 2>/dev/null
+  # Bishan sends ~35,000 messages an hour of plant time: enough hours for N, at least 10.
+  "$BIN/takt-sim" --plant "$PLANT" --speed max --duration "$(( N / 30000 + 10 ))h" --seed 6 --out "$WORK/sim.tsv" 2>/dev/null
   head -n "$N" "$WORK/sim.tsv" > "$STREAM"
   rm -f "$WORK/sim.tsv"
   [ "$(wc -l < "$STREAM")" -eq "$N" ] || { log "the simulator wrote fewer than $N messages"; exit 1; }
