@@ -22,6 +22,8 @@ import TaktStore
 /// per commit. That needs this daemon to write every line of the site (it receives all of
 /// them: ``derivedSites(plants:subscriptions:)``); for other sites — whose other lines other
 /// daemons may write into the same store — each `_site` row is read back after the commit.
+/// A daemon whose commits carry a `CommitFence` (line leases: daemons sharing a site's lines)
+/// must derive none: pass an empty set.
 ///
 /// QoS 1 publishes through the publisher connection's window; a closed publisher (shutdown with
 /// the broker unreachable) ends publishing for good: the rows are in the store, and retained
