@@ -94,7 +94,7 @@ public final class Daemon: Sendable {
         logger.info("ring buffers filled from the store in \(ContinuousClock.now - fillStart): \(sizes.map { "\($0.tier.rawValue) \($0.rows) rows" }.joined(separator: ", "))")
         let registry = registry ?? PrometheusCollectorRegistry()
         let watch = LineWatch(plants: plants, horizons: Dictionary(saved.sites.map { ($0.site, $0.horizon) }, uniquingKeysWith: max))
-        let live = LiveHub(plants: plants, windows: windows, metrics: DaemonMetrics(registry: registry), watch: watch,
+        let live = LiveHub(windows: windows, metrics: DaemonMetrics(registry: registry), watch: watch,
                            committedOffset: saved.journalOffset)
         return (live, registry)
     }
@@ -216,11 +216,20 @@ public final class Daemon: Sendable {
             clientID: "\(configuration.intakeClientID)-out", cleanSession: true,
             will: MQTTWill(topic: statusTopic, payload: status(online: false).bytes, qos: .atLeastOnce, retain: true),
             messageHandler: nil, messageBatchEnded: nil))
+        let statistics = CommitterStatistics()
+        let metrics = MetricsPublisher(
+            publisher: publisher, store: store,
+            // Daemons sharing lines (a fence) hold only some of a site's lines: its `_site` rows
+            // come from the store, which sums every daemon's.
+            derivedSites: fence != nil ? [] : MetricsPublisher.derivedSites(plants: settings.plants.map(\.site),
+                                                                            subscriptions: configuration.subscriptions),
+            statistics: statistics, logger: logger)
         let pipeline = Pipeline(intake: intake, store: store, journal: journal, publisher: publisher,
                                 minuteRetentionMs: configuration.minuteRetentionMs ?? configuration.maxAgeMs,
                                 slowCommit: .milliseconds(configuration.commitIntervalMs), committedOffset: committedOffset,
                                 deadLettersPerSecond: configuration.deadLettersPerSecond, fence: fence,
-                                siteBaseline: siteBaseline, observer: live, logger: logger)
+                                siteBaseline: siteBaseline, returning: live.returning, statistics: statistics,
+                                observers: [live, metrics], logger: logger)
         let publisherConnected = StartupGate()
         let replayed = StartupGate()
         let intake = self.intake
@@ -256,7 +265,9 @@ public final class Daemon: Sendable {
         services.append(CommitterService(
             pipeline: pipeline, intake: intake, journal: journal, publisher: publisher,
             replayFrom: committedOffset, commitInterval: .milliseconds(configuration.commitIntervalMs),
-            publisherConnected: publisherConnected, replayed: replayed, logger: logger))
+            pacing: CommitPacing(minGap: .milliseconds(configuration.commitMinGapMs),
+                                 maxGap: .milliseconds(max(configuration.commitIntervalMs, configuration.commitMinGapMs))),
+            metrics: metrics, publisherConnected: publisherConnected, replayed: replayed, logger: logger))
         let alerts = LiveAlerts(settings: AlertSettings(stoppedAfterMs: configuration.alertStoppedAfterMs,
                                                         silentAfterMs: configuration.alertSilentAfterMs))
         if let address = settings.httpAddress {

@@ -42,6 +42,13 @@ public protocol RollupStore: Sendable {
     /// for it.
     func siteRow(site: String, tier: WindowTier, start: Int64) async throws -> WindowRow?
 
+    /// What the `_site` row of one window sums: every line's output-station row of that window
+    /// start, each with its stored ideal cycle (``SiteMember``), ordered by line, then station.
+    /// `WindowRow.siteTotal(of:site:tier:)` of them is ``siteRow(site:tier:start:)``; the daemon
+    /// reads them once per window and keeps the `_site` row up to date from committed rows
+    /// (``SiteTotals``).
+    func siteMembers(site: String, tier: WindowTier, start: Int64) async throws -> [SiteMember]
+
     /// Start (epoch ms) of the site's newest stored window of `tier`, or `nil` when the site has
     /// none.
     func newestWindowStart(site: String, tier: WindowTier) async throws -> Int64?

@@ -67,7 +67,10 @@ struct FaultTests {
         let problems = try await harness.waitUntilCaughtUp(truth: try Self.truth(truthPath), timeout: 120,
                                                            store: "sqlite:\(disk.directory.path)/takt.sqlite")
         #expect(problems.isEmpty, "\(problems.prefix(5))\n\(harness.log("taktd.log"))")
-        #expect(harness.log("taktd.log").contains("store available again"))
+        // The whole log: `log(_:)` keeps its last 3,000 characters, and under load the commits
+        // after the recovery (more of them since issue 16) log enough "slow commit" notices to
+        // push this line out of that tail.
+        #expect((try? String(contentsOfFile: harness.daemonLog, encoding: .utf8))?.contains("store available again") == true)
         daemon.signal(SIGTERM)
         #expect(await daemon.exit(timeout: 10) == 0)
     }

@@ -63,7 +63,7 @@ struct IntakeTests {
 
         for seq in 3..<5 { f.unit(seq) }
         #expect(f.intake.take(.queued) == nil, "2 < commit_max_events: nothing drained yet")
-        #expect(f.intake.take(.due(.seconds(3600))) == nil, "the interval has not passed")
+        #expect(f.intake.commitDue(maxDelay: .seconds(3600)) != .now, "inside a burst, before the interval")
         let rest = try #require(f.intake.take(.everything))
         #expect(rest.events == 2)
         let all = try f.journal.records(from: 0)
@@ -73,6 +73,31 @@ struct IntakeTests {
         let stats = f.intake.statistics()
         #expect(stats.sites.first?.accepted == 5)
         #expect(stats.journalOffset == all[4].endOffset && stats.pendingEvents == 0)
+    }
+
+    @Test("commit on idle: events pending are due once their burst ends (or at once outside a burst), not before; inside a burst at the oldest + maxDelay; a full batch at once")
+    func dueWhenIdle() throws {
+        let f = try Fixture(commitMaxEvents: 3)
+        defer { f.remove() }
+        let hour = Duration.seconds(3600)
+        #expect(f.intake.commitDue(maxDelay: hour) == .nothing)
+        f.unit(0)
+        guard case .at(let latest) = f.intake.commitDue(maxDelay: hour) else {
+            Issue.record("inside a burst the pending event waits for the burst's end")
+            return
+        }
+        #expect(latest > .now + .seconds(3500))
+        #expect(f.intake.commitDue(maxDelay: .zero) == .now, "the oldest event has waited maxDelay")
+        f.intake.batchEnded()
+        #expect(f.intake.commitDue(maxDelay: hour) == .now, "the burst ended: the intake is idle")
+        #expect(f.intake.take(.everything)?.events == 1)
+        #expect(f.intake.commitDue(maxDelay: hour) == .nothing)
+        f.receive("takt/v1/s/l/eol/unit", "{\"ts\": \(IntakeTests.t0 + 6000), \"seq\": 1}", inBurst: false)
+        #expect(f.intake.commitDue(maxDelay: hour) == .now, "a message outside a burst leaves the intake idle")
+        for seq in 2...3 { f.unit(seq) }  // 3 pending: drained into the queue, mid-burst
+        #expect(f.intake.commitDue(maxDelay: hour) == .now, "a full batch waits")
+        #expect(f.intake.take(.queued)?.events == 3)
+        #expect(f.intake.take(.everything) == nil)
     }
 
     @Test("dead letters travel with the batch that counts them; the daemon's own topics and $SYS are not journaled")

@@ -123,6 +123,18 @@ struct PostgresStoreTests {
         #expect(try await Self.everything(sqlite) == Self.everything(postgres))
     }
 
+    @Test("_site rows derived from committed rows (SiteTotals) = the store's read, byte for byte, after each of 60 random commits")
+    func derivedSiteRows() async throws {
+        let server = try await PostgresServer.start()
+        defer { server.stop() }
+        let postgres = try await Self.open(server)
+        defer { postgres.close() }
+        let (compared, mismatches) = try await SiteTotalsTests.compare(postgres, SiteTotalsTests.batches(seed: 20_261_201, count: 60),
+                                                                      capacity: 5)
+        #expect(compared > 100, "the batches must touch windows")
+        #expect(mismatches.isEmpty, "\(mismatches.prefix(3).joined(separator: "\n"))")
+    }
+
     @Test("migrations run once; a read-only open needs the schema, and a newer schema is refused")
     func schema() async throws {
         let server = try await PostgresServer.start()

@@ -29,10 +29,15 @@ public struct DaemonConfiguration: Sendable {
     /// Topic filters the intake subscribes to (default: everything under `takt/v1/`).
     public var subscriptions = ["takt/v1/#"]
     public var journalFsync: Journal.FsyncPolicy = .interval(milliseconds: 100)
-    /// Commit at least this often (ms) while events are pending…
+    /// Events pending are committed as soon as the intake goes idle (a receive burst ended);
+    /// while bursts keep coming, at the latest this long (ms) after the oldest of them…
     public var commitIntervalMs = 250
     /// …or as soon as this many events are pending.
     public var commitMaxEvents = 10_000
+    /// The least time (ms) from the end of one commit to the start of the next (0: only four
+    /// times the last commit's duration): what a message waits at most, beyond a running commit,
+    /// while the intake is idle; under load the gap grows to four times the last commit's duration.
+    public var commitMinGapMs = 20
     public var maxPayloadBytes = 16_384
     /// Seconds an event's ts may be ahead of the daemon's clock (0: no check).
     public var maxFutureS = 300
@@ -155,6 +160,7 @@ public struct DaemonConfiguration: Sendable {
                 fsyncIntervalMs = try integer(1...60_000)
             case "commit_interval_ms": configuration.commitIntervalMs = try integer(10...60_000)
             case "commit_max_events": configuration.commitMaxEvents = try integer(1...10_000_000)
+            case "commit_min_gap_ms": configuration.commitMinGapMs = try integer(0...60_000)
             case "max_payload_bytes": configuration.maxPayloadBytes = try integer(64...(1 << 24))
             case "max_future_s": configuration.maxFutureS = try integer(0...(365 * 86_400))
             case "max_age":
@@ -240,7 +246,7 @@ public struct DaemonConfiguration: Sendable {
             case "max_seq_gap": configuration.maxSeqGap = Int64(try integer(1...(1 << 52)))
             case "max_boot_gap": configuration.maxBootGap = Int64(try integer(1...(1 << 52)))
             default:
-                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl, sparkplug, live_1m, live_1h, live_1d, live_stations, alert_stopped_after, alert_silent_after")
+                throw fail("unknown key '\(key)'; allowed: broker, username, password, tls_ca_file, tls_cert_file, tls_key_file, instance, client_id, store, data_dir, plants, http, subscribe, journal_fsync, journal_fsync_interval_ms, commit_interval_ms, commit_max_events, commit_min_gap_ms, max_payload_bytes, max_future_s, max_age, max_past, max_seq_gap, max_boot_gap, dead_letters_per_s, max_rows, max_state_changes, minute_retention, shared_lines, lease_ttl, sparkplug, live_1m, live_1h, live_1d, live_stations, alert_stopped_after, alert_silent_after")
             }
         }
         switch (fsyncMode?.mode, fsyncIntervalMs) {

@@ -94,11 +94,11 @@ final class DaemonMetrics: Sendable {
         let c = i.committer
         counter("takt_commits_total", "Store transactions committed since start.", [], Int64(c.commits))
         gauge("takt_commit_delay_seconds_max",
-              "Longest time from a batch becoming due (full, or its commit interval over) to the end of its transaction.", [],
+              "Longest time from a batch becoming due (full, or drained to be committed) to the end of its transaction.", [],
               c.maxCommitDelaySeconds)
         gauge("takt_commit_delay_seconds_sum", "Sum of those times (divide by takt_commits_total for the mean).", [],
               c.commitDelaySumSeconds)
-        counter("takt_publishes_skipped_total", "Publishes skipped because the publisher was closed at shutdown.", [],
+        counter("takt_publishes_skipped_total", "Metrics and dead-letter publishes skipped: the publisher closed at shutdown, or a _site row could not be read.", [],
                 Int64(c.unpublished))
         gauge("takt_journal_offset_bytes", "Journal offset of the last message given to the pipeline.", [],
               Double(i.intake.journalOffset))

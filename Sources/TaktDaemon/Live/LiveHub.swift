@@ -3,17 +3,6 @@ import Synchronization
 import TaktCore
 import TaktStore
 
-/// What the committer tells the live side after each store commit, on its own actor: the hook
-/// must return quickly (no I/O, no awaiting; locks held for O(rows)).
-protocol CommitObserver: Sendable {
-    /// Which rows the committer reads back from each commit.
-    var returning: CommittedRows { get }
-    /// One commit: its batch, the rows the store returned (``returning``), and its delay.
-    func committed(_ batch: CommitBatch, rows: [WindowRow], delay: Duration)
-    /// The rows of a commit that go on the metrics topics (the lines' output-station rows).
-    func published(_ rows: [WindowRow]) -> [WindowRow]
-}
-
 /// The live side of the daemon, fed by every commit (``CommitObserver``): the ring buffers
 /// (``LiveWindows``), the Server-Sent Events of `/api/v1/live` (``LiveFeed``), what the alert
 /// rules need (``LineWatch``) and the commit latency histogram. Nothing here reads the store
@@ -23,37 +12,27 @@ final class LiveHub: CommitObserver {
     let feed = LiveFeed()
     let watch: LineWatch
     let metrics: DaemonMetrics
-    private let outputs: Set<StationKey>
     /// Journal offset of the last commit (for the journal lag).
     private let committedOffset: Mutex<Int64>
 
-    init(plants: [Plant], windows: LiveWindows, metrics: DaemonMetrics, watch: LineWatch, committedOffset: Int64) {
+    init(windows: LiveWindows, metrics: DaemonMetrics, watch: LineWatch, committedOffset: Int64) {
         self.windows = windows
         self.metrics = metrics
         self.watch = watch
         self.committedOffset = Mutex(committedOffset)
-        var outputs = Set<StationKey>()
-        for plant in plants {
-            for line in plant.lines { outputs.insert(StationKey(site: plant.site, line: line.id, station: line.outputStation)) }
-        }
-        self.outputs = outputs
     }
 
+    /// Which rows the committer must read back from each commit for the rings.
     var returning: CommittedRows { windows.allStations ? .all : .outputStations }
-
-    func published(_ rows: [WindowRow]) -> [WindowRow] {
-        guard returning == .all else { return rows }
-        return rows.filter { row in row.station.map { outputs.contains(StationKey(site: row.site, line: row.line, station: $0)) } ?? false }
-    }
 
     var lastCommittedOffset: Int64 { committedOffset.withLock { $0 } }
 
-    func committed(_ batch: CommitBatch, rows: [WindowRow], delay: Duration) {
-        committedOffset.withLock { $0 = batch.journalOffset }
-        windows.apply(rows)
-        let lineRows = published(rows)
-        watch.note(batch, lineRows: lineRows, at: .now)
-        metrics.recordCommit(delay)
+    func committed(_ commit: CommittedBatch) {
+        committedOffset.withLock { $0 = commit.journalOffset }
+        windows.apply(commit.stationRows)
+        let lineRows = commit.rows
+        watch.note(commit.batch, lineRows: lineRows, at: .now)
+        metrics.recordCommit(commit.delay)
         for site in feed.sites {
             let siteRows = lineRows.filter { $0.site == site }
             guard !siteRows.isEmpty else { continue }

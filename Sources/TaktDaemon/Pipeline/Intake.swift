@@ -42,9 +42,10 @@ struct PendingCommit: Sendable {
 /// callback returns, so before the PUBACK), then decode, validate, dedup and window aggregation
 /// in place. Nothing is copied or allocated per message, and nothing wakes another thread per
 /// message: every `commitMaxEvents` events the aggregator is drained into a ``PendingCommit``
-/// and queued for the committer, which also drains by time (``take(_:)``). The committer sleeps
-/// on `signal`, raised when a batch is queued and when the first event after a drain arrives
-/// (which starts the commit interval): no polling.
+/// and queued for the committer, which also drains what is pending when the intake goes idle
+/// (``commitDue(maxDelay:)``, ``take(_:)``). The committer sleeps on `signal`, raised when a
+/// batch is queued and when a receive burst ends with events pending while the committer waits
+/// for that (at most once per look of the committer, not per burst): no polling.
 ///
 /// Invariants: the journal offset of a drained batch is the end of the last journal record its
 /// events came from (journal order = ingest order, one network thread), and those records are
@@ -66,10 +67,21 @@ final class Intake: @unchecked Sendable {
     enum Take {
         /// Only batches that filled up (`commitMaxEvents`).
         case queued
-        /// Those, or what is pending once `interval` has passed since the last drain.
-        case due(Duration)
         /// Those, or whatever is pending now.
         case everything
+    }
+
+    /// When the committer should commit (``commitDue(maxDelay:)``).
+    enum Due: Equatable {
+        /// Nothing is pending: wait for `signal`.
+        case nothing
+        /// Commit now: a full batch waits, or events are pending and the intake is idle (its
+        /// last receive burst ended: the socket had nothing more), or the oldest pending event
+        /// has waited `maxDelay`.
+        case now
+        /// Events are pending while a burst is being read: its end raises `signal`; commit at
+        /// this instant at the latest (the oldest event + `maxDelay`).
+        case at(ContinuousClock.Instant)
     }
 
     /// nil: acknowledge after the commit instead (see the type's comment).
@@ -91,9 +103,14 @@ final class Intake: @unchecked Sendable {
     private var pendingEvents = 0
     private var deadLetters: [DeadLetterMessage] = []
     private var queue: [PendingCommit] = []
-    private var lastDrain = ContinuousClock.now
     /// When the oldest pending event arrived (valid while `pendingEvents > 0`).
     private var firstPending = ContinuousClock.now
+    /// The network thread is inside a receive burst (between its first message and
+    /// ``batchEnded()``).
+    private var inBurst = false
+    /// The end of a burst with events pending has raised `signal` since the committer last
+    /// looked (``commitDue(maxDelay:)``): later bursts do not raise it again.
+    private var idleRaised = false
     private var lastDroppedCount: Int64?
     private var finished = false
     /// Without a journal: the offset (message count) up to which the store has every message.
@@ -142,9 +159,14 @@ final class Intake: @unchecked Sendable {
         let written = deferWrite ? journal.appendBuffered(topic: message.topic, payload: message.payload)
                                  : journal.append(topic: message.topic, payload: message.payload)
         guard let end = written else { journalFailed() }
+        inBurst = message.acknowledgedAfterBatch
         ingestLocked(topic: message.topic, payload: message.payload, endOffset: end, now: now)
-        // Outside a burst (the client's `mosquitto_loop` phases) no `batchEnded` follows.
-        if !message.acknowledgedAfterBatch { waitForQueueSpaceLocked() }
+        // Outside a burst (the client's `mosquitto_loop` phases) no `batchEnded` follows: the
+        // intake is idle again after this message.
+        if !message.acknowledgedAfterBatch {
+            raiseIfIdleLocked()
+            waitForQueueSpaceLocked()
+        }
         condition.unlock()
     }
 
@@ -201,6 +223,13 @@ final class Intake: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Without a journal: a network thread waits for the next commit before its PUBACKs go out.
+    var acknowledgementsWaiting: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return commitWaiters > 0
+    }
+
     /// Events or a raised horizon wait for a drain.
     private var hasPendingLocked: Bool { pendingEvents > 0 || horizonRaised }
 
@@ -212,6 +241,10 @@ final class Intake: @unchecked Sendable {
     /// most `maxWait` at a time, so that the client's loop still sends its keep-alive when the
     /// committer is stuck (a store or a publisher that hangs), and then again after the next
     /// burst. Between waits the queue can grow by one burst of messages.
+    ///
+    /// The end of a burst is the intake going idle (the socket had nothing more to read, or the
+    /// burst reached its packet limit): with events pending, it wakes the committer, which
+    /// commits them now rather than on a timer (``commitDue(maxDelay:)``).
     func batchEnded() {
         guard let journal else {
             condition.lock()
@@ -221,8 +254,17 @@ final class Intake: @unchecked Sendable {
         }
         if !journal.writeBuffered() { journalFailed() }
         condition.lock()
+        inBurst = false
+        raiseIfIdleLocked()
         waitForQueueSpaceLocked()
         condition.unlock()
+    }
+
+    /// Wakes the committer for the events pending now, once per look of the committer.
+    private func raiseIfIdleLocked() {
+        guard pendingEvents > 0, !idleRaised else { return }
+        idleRaised = true
+        signal.raise()
     }
 
     /// Waits (releasing the lock) while `maxQueued` batches wait for the committer, at most
@@ -265,28 +307,29 @@ final class Intake: @unchecked Sendable {
             condition.broadcast()
             return queue.removeFirst()
         }
-        switch policy {
-        case .queued:
-            return nil
-        case .due(let interval):
-            guard hasPendingLocked, commitWaiters > 0 || ContinuousClock.now - lastDrain >= interval else { return nil }
-            // A network thread waiting to acknowledge makes the batch due now.
-            let pending = drainLocked(dueAt: commitWaiters > 0 ? .now : max(lastDrain + interval, firstPending))
-            return pending.isEmpty ? nil : pending
-        case .everything:
-            break
-        }
+        guard case .everything = policy else { return nil }
         let pending = drainLocked(dueAt: .now)
         return pending.isEmpty ? nil : pending
     }
 
-    /// When the events pending now become due under a commit `interval` (the last drain +
-    /// `interval`); nil when nothing is pending or a drained batch already waits.
-    func drainDeadline(interval: Duration) -> ContinuousClock.Instant? {
+    /// Whether what is pending should be committed now (see ``Due``). When the answer is not
+    /// `.now`, the next burst that ends with events pending raises `signal` (once).
+    /// - Parameter maxDelay: the longest a pending event waits while bursts keep it busy
+    ///   (`commit_interval_ms`).
+    func commitDue(maxDelay: Duration) -> Due {
         condition.lock()
         defer { condition.unlock() }
-        guard queue.isEmpty && hasPendingLocked else { return nil }
-        return commitWaiters > 0 ? .now : lastDrain + interval
+        if !queue.isEmpty { return .now }
+        guard hasPendingLocked else {
+            idleRaised = false
+            return .nothing
+        }
+        // A network thread waiting to acknowledge (no journal) makes what is pending due now.
+        if commitWaiters > 0 { return .now }
+        let latest = firstPending + maxDelay
+        if !inBurst || ContinuousClock.now >= latest { return .now }
+        idleRaised = false
+        return .at(latest)
     }
 
     /// Called when the committer stops taking batches (the intake is closing, or a commit
@@ -370,8 +413,7 @@ final class Intake: @unchecked Sendable {
             queue.append(drainLocked(dueAt: .now))
             signal.raise()
         } else if pendingEvents == 1 {
-            firstPending = .now
-            signal.raise()  // the commit interval starts: the committer sets its deadline
+            firstPending = .now  // the burst's end (or `maxDelay`) commits it
         }
     }
 
@@ -383,7 +425,6 @@ final class Intake: @unchecked Sendable {
         deadLetters = []
         pendingEvents = 0
         horizonRaised = false
-        lastDrain = .now
         return pending
     }
 

@@ -6,11 +6,13 @@ import TaktCore
 import TaktStore
 
 /// The committer: takes drained batches from the ``Intake`` (which aggregates on the network
-/// thread), writes each to the store in one transaction, then publishes its dead letters and
-/// the rows that changed on the metrics topics. One actor, so commits happen one at a time and
-/// in drain order; the store does its work on its own threads (the actor only awaits it), and
-/// nothing else — HTTP included — ever waits on this actor (its counters are in
-/// ``CommitterStatistics``).
+/// thread), publishes their dead letters, writes each to the store in one transaction, and
+/// hands what it wrote (a ``CommittedBatch``: the output stations' rows) to its
+/// ``CommitObserver``s — the ``MetricsPublisher`` encodes and publishes them on a task of its
+/// own, so no JSON, `_site` row or metrics publish sits between two commits. One actor, so
+/// commits happen one at a time and in drain order; the store does its work on its own threads
+/// (the actor only awaits it), and nothing else — HTTP included — ever waits on this actor (its
+/// counters are in ``CommitterStatistics``).
 actor Pipeline {
     private let intake: Intake
     private let store: any RollupStore
@@ -21,6 +23,9 @@ actor Pipeline {
     /// counters as last committed (commits then carry increments since those).
     private let fence: CommitFence?
     private var committedSites: [String: SiteCounters]
+    /// Which rows each commit reads back: the output stations' (the lines' metrics), or every
+    /// station's when the live rings keep them all.
+    private let returning: CommittedRows
     private let logger: Logger
     /// `1m` rows whose window ended this long (ms) before the oldest site horizon are deleted.
     private let minuteRetentionMs: Int64
@@ -31,28 +36,31 @@ actor Pipeline {
     /// A commit that ends this long after it was due is logged (one commit interval).
     private let slowCommit: Duration
     /// Counters for `/metrics`, readable from any thread.
-    nonisolated let statistics = CommitterStatistics()
+    nonisolated let statistics: CommitterStatistics
     /// The journal offset of the last commit (the store's at start-up).
     private var committedOffset: Int64
     /// `takt/v1/deadletter` rate limit: at most `deadLetterRate` a second (token bucket).
     private var deadLetterTokens: Double
     private let deadLetterRate: Double
     private var deadLetterRefill = ContinuousClock.now
-    /// The live side (rings, live stream, alerts): told what each commit wrote.
-    private let observer: (any CommitObserver)?
+    /// Told of every commit, in order (``CommitObserver``).
+    private let observers: [any CommitObserver]
 
     /// - Parameters:
     ///   - fence: set when several daemons share the store: every commit is fenced with it, and
     ///     `siteBaseline` (the aggregator's counters when it was restored) is where the site
     ///     counters' increments start.
+    ///   - observers: told of every commit, in this order.
     init(intake: Intake, store: any RollupStore, journal: Journal?, publisher: MQTTClient,
          minuteRetentionMs: Int64, slowCommit: Duration, committedOffset: Int64, deadLettersPerSecond: Int = 100,
-         fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [], observer: (any CommitObserver)? = nil,
-         logger: Logger) {
+         fence: CommitFence? = nil, siteBaseline: [SiteCounters] = [], returning: CommittedRows = .outputStations,
+         statistics: CommitterStatistics = CommitterStatistics(), observers: [any CommitObserver] = [], logger: Logger) {
         self.fence = fence
         self.committedSites = Dictionary(siteBaseline.map { ($0.site, $0) }, uniquingKeysWith: { $1 })
-        self.observer = observer
+        self.returning = returning
         self.intake = intake
+        self.statistics = statistics
+        self.observers = observers
         self.committedOffset = committedOffset
         self.deadLetterRate = Double(max(1, deadLettersPerSecond))
         self.deadLetterTokens = Double(max(1, deadLettersPerSecond))
@@ -64,15 +72,25 @@ actor Pipeline {
         self.logger = logger
     }
 
-    /// Commits every batch the intake hands out under `policy` (see ``Intake/Take``).
+    /// Commits every batch the intake hands out under `policy` (see ``Intake/Take``); with
+    /// `.everything`, also what arrives while it commits, until nothing is pending.
     func commitReady(_ policy: Intake.Take) async throws {
         while let pending = intake.take(policy) {
             try await commit(pending)
         }
     }
 
-    /// Writes one batch in one store transaction, drops the journal segments it covers, and
-    /// publishes its dead letters and the rows that changed.
+    /// Commits the full batches waiting, then one drain of what is pending now; what arrives
+    /// meanwhile waits for the next call (the committer paces those, ``CommitPacing``).
+    func commitPending() async throws {
+        while let pending = intake.take(.queued) {
+            try await commit(pending)
+        }
+        if let pending = intake.take(.everything) { try await commit(pending) }
+    }
+
+    /// Publishes the batch's dead letters, writes it in one store transaction, drops the journal
+    /// segments it covers, and hands the committed rows to the observers.
     private func commit(_ pending: PendingCommit) async throws {
         var batch = pending.batch
         if let fence { fenceAndCountIncrements(&batch, fence) }
@@ -85,25 +103,26 @@ actor Pipeline {
             }
             try await publish(topic: OutboundTopic.deadLetter, payload: letter.bytes, retain: false)
         }
-        var rows: [WindowRow] = []
         let takenAt = ContinuousClock.now
         // A batch of only unattributed dead letters still moves the journal offset: otherwise
         // the journal would grow for ever and a restart would replay (and republish) them all.
         if !batch.updates.isEmpty || !batch.stations.isEmpty || !batch.sites.isEmpty || batch.journalOffset != committedOffset {
-            rows = try await commitRetrying(batch)
+            let rows = try await commitRetrying(batch)
             committedOffset = batch.journalOffset
             for site in pending.batch.sites { committedSites[site.site] = site }
             intake.committed(through: batch.journalOffset)
             let committedAt = ContinuousClock.now
             let delay = committedAt - pending.dueAt
             statistics.committed(delay: delay)
-            observer?.committed(batch, rows: rows, delay: delay)
             if delay > slowCommit {
                 logger.notice("slow commit: due \(delay) ago; waited \(takenAt - pending.dueAt) to start, store \(committedAt - takenAt); \(pending.events) messages, \(batch.updates.count) rows")
             }
             journal?.release(before: batch.journalOffset)
+            let lineRows = returning == .outputStations ? rows : batch.outputStationRows(of: rows)
+            let committed = CommittedBatch(batch: batch, rows: lineRows, idealCycleS: batch.idealCycles(of: lineRows),
+                                           stationRows: rows, events: pending.events, committedAt: committedAt, delay: delay)
+            for observer in observers { observer.committed(committed) }
         }
-        try await publish(observer?.published(rows) ?? rows)
         if ContinuousClock.now - lastPrune >= .seconds(60) { await pruneMinuteRows() }
     }
 
@@ -130,7 +149,7 @@ actor Pipeline {
         var attempts = 0
         while true {
             do {
-                let rows = try await store.commit(batch, returning: observer?.returning ?? .outputStations)
+                let rows = try await store.commit(batch, returning: returning)
                 if attempts > 0 { logger.notice("store available again: committed after \(attempts) failed attempts") }
                 return rows
             } catch StoreError.fenced(let why) {
@@ -183,33 +202,6 @@ actor Pipeline {
             if deleted > 0 { logger.info("pruned \(deleted) 1m rows older than the minute retention") }
         } catch {
             logger.error("pruning 1m rows failed: \(error)")
-        }
-    }
-
-    /// Publishes the committed rows — the store returned only output stations' rows
-    /// (`.outputStations`), which are the lines' metrics — and the `_site` rows of their windows.
-    private func publish(_ rows: [WindowRow]) async throws {
-        var siteWindows: [String: (site: String, tier: WindowTier, start: Int64)] = [:]
-        for row in rows {
-            try await publish(topic: OutboundTopic.metrics(site: row.site, line: row.line, tier: row.window),
-                              payload: row.jsonBytes, retain: true)
-            siteWindows["\(row.site)/\(row.window.rawValue)/\(row.start)"] = (row.site, row.window, row.start)
-        }
-        for window in siteWindows.values.sorted(by: { ($0.site, $0.tier.rawValue, $0.start) < ($1.site, $1.tier.rawValue, $1.start) }) {
-            let siteRow: WindowRow?
-            do {
-                siteRow = try await store.siteRow(site: window.site, tier: window.tier, start: window.start)
-            } catch StoreError.unavailable(let reason) {
-                // The commit is done; only this publish is lost. The window's next commit
-                // publishes its `_site` row again (retained, a later revision).
-                statistics.notPublished()
-                logger.warning("_site row of \(window.site) \(window.tier.rawValue) \(window.start) not published: store unavailable (\(reason))")
-                continue
-            }
-            if let siteRow {
-                try await publish(topic: OutboundTopic.siteMetrics(site: window.site, tier: window.tier),
-                                  payload: siteRow.jsonBytes, retain: true)
-            }
         }
     }
 

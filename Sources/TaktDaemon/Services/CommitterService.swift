@@ -5,8 +5,12 @@ import TaktCore
 
 /// Commits what the intake aggregates: first the journal's backlog (what was received but not
 /// committed before the last stop), then every batch the intake drains — at once for a full
-/// batch, at the end of the commit interval for the rest. It sleeps on the intake's
-/// ``CommitSignal`` and never polls.
+/// batch; for the rest as soon as the intake goes idle (a receive burst ended with events
+/// pending), or `commitInterval` after the oldest of them while bursts keep coming. Commits are
+/// paced by ``CommitPacing``: the next starts no sooner than a gap after the last one ended,
+/// so under load the batches grow instead of the commits multiplying. It sleeps on the intake's
+/// ``CommitSignal`` and never polls. It also runs the ``MetricsPublisher``'s task, which
+/// publishes what each commit wrote.
 ///
 /// Graceful shutdown reaches it after the intake has closed: it stops a replay at the next
 /// commit (the rest of the journal is replayed at the next start), commits everything the
@@ -21,13 +25,19 @@ struct CommitterService: Service {
     let publisher: MQTTClient
     /// The store's journal offset at start-up.
     let replayFrom: Int64
+    /// The longest a pending event waits for its commit while receive bursts keep coming.
     let commitInterval: Duration
+    /// The gap between commits (`commit_min_gap_ms` and the last commit's duration).
+    let pacing: CommitPacing
+    let metrics: MetricsPublisher
     let publisherConnected: StartupGate
     /// Opened when the backlog is committed: the intake may connect.
     let replayed: StartupGate
     let logger: Logger
 
     func run() async throws {
+        let publishing = Task { await metrics.run() }
+        defer { metrics.finish() }
         do {
             try await withGracefulShutdownHandler {
                 do {
@@ -38,10 +48,7 @@ struct CommitterService: Service {
                 if let journal { try await replay(journal) }
                 guard !Task.isShuttingDownGracefully else { return }
                 replayed.open()
-                while !Task.isShuttingDownGracefully {
-                    try await pipeline.commitReady(.due(commitInterval))
-                    await intake.signal.wait(until: intake.drainDeadline(interval: commitInterval))
-                }
+                try await commitAsDue()
             } onGracefulShutdown: {
                 if case .connected = publisher.state {} else { publisher.close() }
                 Task { await pipeline.beginShutdown() }
@@ -52,15 +59,48 @@ struct CommitterService: Service {
             // waiting threads hold unacknowledged messages: only the line sessions, once
             // abandoned, may let them go (LineSessionsService).
             if journal != nil { intake.finish() }
+            metrics.finish()
+            await publishing.value
             throw error
         }
         // The intake service has closed its connection (it stops first); whatever it read is
         // committed now.
         intake.finish()
         try await pipeline.commitReady(.everything)
+        // Every committed row published (handed to the publisher connection) before the
+        // publisher service says offline.
+        metrics.finish()
+        await publishing.value
         await pipeline.pruneMinuteRows()
         journal?.flush()
         logger.info("committer stopped after \(pipeline.statistics.snapshot.commits) commits")
+    }
+
+    /// The committing loop, until a graceful shutdown: full batches at once; what is pending
+    /// when ``Intake/commitDue(maxDelay:)`` says so, paced.
+    private func commitAsDue() async throws {
+        var notBefore = ContinuousClock.now
+        while !Task.isShuttingDownGracefully {
+            try await pipeline.commitReady(.queued)
+            switch intake.commitDue(maxDelay: commitInterval) {
+            case .nothing:
+                await intake.signal.wait(until: nil)
+            case .at(let deadline):
+                await intake.signal.wait(until: deadline)
+            case .now:
+                // Without a journal, network threads waiting for this commit hold their PUBACKs
+                // (and with them the broker's next messages): no pacing then.
+                guard ContinuousClock.now >= notBefore || intake.acknowledgementsWaiting else {
+                    // A full batch still wakes it (the network thread waits for those).
+                    await intake.signal.wait(until: notBefore)
+                    continue
+                }
+                let started = ContinuousClock.now
+                try await pipeline.commitPending()
+                let ended = ContinuousClock.now
+                notBefore = pacing.next(started: started, ended: ended)
+            }
+        }
     }
 
     /// Replays the journal past the store's offset, committing as it goes; stops early at a
@@ -98,5 +138,21 @@ struct CommitterService: Service {
         } else {
             logger.info("replayed \(replayed) journaled messages")
         }
+    }
+}
+
+/// How soon a commit may follow the last one: `minGap`, or `factor` × the last commit's
+/// duration when that is longer, at most `maxGap`. With the intake idle a message therefore
+/// waits at most about `minGap` for its commit; under load the committer is busy at most
+/// 1 / (1 + `factor`) of the time and the batches grow to fill the gap (adaptive batch size),
+/// so the commits' fixed cost (a transaction, an fsync) does not multiply with the rate.
+struct CommitPacing: Sendable {
+    var minGap: Duration
+    var factor: Int = 4
+    var maxGap: Duration
+
+    /// The earliest start of the next commit after one that ran from `started` to `ended`.
+    func next(started: ContinuousClock.Instant, ended: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        ended + min(maxGap, max(minGap, (ended - started) * factor))
     }
 }

@@ -48,6 +48,15 @@ extension PostgresRollupStore {
         }
     }
 
+    public func siteMembers(site: String, tier: WindowTier, start: Int64) async throws -> [SiteMember] {
+        do {
+            return try await outputRows(site: site, tier: tier, from: start, to: start &+ 1)
+                .map { SiteMember(row: $0.windowRow, idealCycleS: $0.idealCycleS) }
+        } catch {
+            throw Self.storeError(error)
+        }
+    }
+
     public func newestWindowStart(site: String, tier: WindowTier) async throws -> Int64? {
         do {
             return try await client.checkedQuery(

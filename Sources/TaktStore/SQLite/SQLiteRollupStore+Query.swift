@@ -35,6 +35,13 @@ extension SQLiteRollupStore {
         }
     }
 
+    public func siteMembers(site: String, tier: WindowTier, start: Int64) async throws -> [SiteMember] {
+        try await read { db in
+            try Self.outputRows(db, site: site, tier: tier, from: start, to: start &+ 1)
+                .map { SiteMember(row: $0.windowRow, idealCycleS: $0.idealCycleS) }
+        }
+    }
+
     public func newestWindowStart(site: String, tier: WindowTier) async throws -> Int64? {
         try await read { db in
             try Int64.fetchOne(db, sql: "SELECT MAX(start_ms) FROM window_row WHERE site = ? AND tier = ?",
