@@ -45,7 +45,7 @@ public final class NATSCluster: @unchecked Sendable {
     }
 
     /// Starts the cluster and waits (up to `timeout` seconds) until it serves MQTT on every node.
-    public static func start(nodes count: Int = 3, mqttOptions: [String] = [], timeout: Double = 90) async throws -> NATSCluster {
+    public static func start(nodes count: Int = 3, mqttOptions: [String] = [], timeout: Double = 180) async throws -> NATSCluster {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("takt-nats-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         var nodes: [Node] = []
