@@ -5,8 +5,12 @@
 #   are published at QoS 1 at full speed by Benchmarks/mosquitto-bare/replay_pub.c into
 #   (s) one taktd with its journal and SQLite store,
 #   (p1) one taktd on PostgreSQL sharing lines (leases; no journal, PUBACK after commit),
-#   (p2), (p3) two and three such daemons (the 16 lines balanced 8/8, 6/5/5).
-#   Rate = N / (publisher start → the store's site counters hold all N); medians of RUNS.
+#   (p2), (p3) two and three such daemons (the 16 lines balanced 8/8, 6/5/5),
+#   and (a) Benchmarks/mosquitto-bare/bare_sub.c, a subscriber that only counts: the ceiling the
+#   broker and the publisher set on this machine (no daemon can receive faster than that).
+#   Rate = N / (publisher start → the store's site counters hold all N, or the last message
+#   received by (a)); medians of RUNS. Commit latency p50/p99 from the daemons'
+#   takt_commit_latency_seconds histograms (/metrics), summed over the runs of a subject.
 # Prints a Markdown table on stdout. Environment: RUNS (3), N (300000), SCRATCH (.build-bench),
 # BIN (default $SCRATCH/release, built when missing), SUBJECTS ("s p1 p2 p3").
 set -euo pipefail
@@ -17,7 +21,7 @@ RUNS=${RUNS:-3}
 N=${N:-300000}
 SCRATCH=${SCRATCH:-.build-bench}
 BIN=${BIN:-$SCRATCH/release}
-SUBJECTS=${SUBJECTS:-s p1 p2 p3}
+SUBJECTS=${SUBJECTS:-a s p1 p2 p3}
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench-shared.XXXXXX)
 PIDS=()
@@ -47,6 +51,7 @@ if [ ! -x "$BIN/taktd" ] || [ ! -x "$BIN/takt-sim" ]; then
 fi
 MOSQ_FLAGS=$(pkg-config --cflags --libs libmosquitto)
 cc -O2 -o "$WORK/replay_pub" Benchmarks/mosquitto-bare/replay_pub.c $MOSQ_FLAGS
+cc -O2 -o "$WORK/bare_sub" Benchmarks/mosquitto-bare/bare_sub.c $MOSQ_FLAGS
 MOSQUITTO=$(command -v mosquitto || echo /usr/sbin/mosquitto)
 
 # PostgreSQL: a cluster of our own on a free port (as the tests start it).
@@ -75,8 +80,11 @@ start_broker() {  # sets PORT, BROKER_PID
 # Starts one taktd; waits until its status is online (with COUNT lines listed when shared).
 start_taktd() {  # NAME STORE_ARGS... → sets LAST_PID
   local name=$1; shift
+  local http
+  http=$(free_port)
+  HTTP_PORTS+=("$http")
   "$BIN/taktd" --broker "mqtt://127.0.0.1:$PORT" --plant "$PLANT" --data-dir "$WORK/data-$name" --instance "$name" \
-    "$@" >> "$WORK/$name.log" 2>&1 &
+    --http "127.0.0.1:$http" "$@" >> "$WORK/$name.log" 2>&1 &
   LAST_PID=$!
   PIDS+=($LAST_PID)
 }
@@ -109,9 +117,24 @@ committed_pg() { psql_ -d "$DB" -c "SELECT COALESCE(SUM(accepted+duplicates+dead
 
 run() {  # SUBJECT RUN → prints the rate
   local subject=$1 r=$2 pids=()
+  HTTP_PORTS=()
   start_broker
   DB="bench_${subject}_$r"
   case $subject in
+    a)
+      "$WORK/bare_sub" "$PORT" "$N" 1 > "$WORK/sub-$r" 2>&1 &
+      local sub=$!
+      for _ in $(seq 600); do grep -q '^ready' "$WORK/sub-$r" 2>/dev/null && break; sleep 0.05; done
+      "$WORK/replay_pub" "$PORT" "$STREAM" 1 1000 > "$WORK/pub-a-$r"
+      wait "$sub" || true
+      kill -TERM "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
+      rm -rf "$WORK/broker-$PORT"
+      local last
+      last=$(field last_wall "$WORK/sub-$r")
+      [ -n "$last" ] || { log "bare_sub did not receive all $N messages: $(cat "$WORK/sub-$r")"; echo nan; return; }
+      awk -v n="$N" -v a="$(field start_wall "$WORK/pub-a-$r")" -v b="$last" 'BEGIN {printf "%.0f\n", n / (b - a)}'
+      return
+      ;;
     s)
       start_taktd "s$r"
       pids+=($LAST_PID)
@@ -138,6 +161,9 @@ run() {  # SUBJECT RUN → prints the rate
   done
   local done_wall
   done_wall=$(now)
+  for http in "${HTTP_PORTS[@]}"; do
+    curl -s "http://127.0.0.1:$http/metrics" | grep '^takt_commit_latency_seconds_bucket' >> "$WORK/latency-$subject" || true
+  done
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   kill -TERM "$BROKER_PID"; wait "$BROKER_PID" 2>/dev/null || true
@@ -145,7 +171,29 @@ run() {  # SUBJECT RUN → prints the rate
   awk -v n="$N" -v a="$start_wall" -v b="$done_wall" 'BEGIN {printf "%.0f\n", n / (b - a)}'
 }
 
-declare -A RATE
+# Commit latency p50/p99 of a file of takt_commit_latency_seconds_bucket lines (several daemons'
+# and runs: the buckets are summed); a quantile is the upper bound of the bucket it falls in.
+latency_of() {  # FILE
+  [ -s "$1" ] || { echo "–"; return; }
+  python3 - "$1" <<'PY'
+import re, sys
+buckets = {}
+for line in open(sys.argv[1]):
+    m = re.search(r'le="([^"]+)"\}\s+([0-9.e+]+)', line)
+    if m:
+        buckets[m.group(1)] = buckets.get(m.group(1), 0) + float(m.group(2))
+bounds = sorted((float("inf") if k == "+Inf" else float(k), v) for k, v in buckets.items())
+total = bounds[-1][1] if bounds else 0
+def q(p):
+    for le, count in bounds:
+        if count >= p * total:
+            return "> 10 s" if le == float("inf") else f"≤ {le * 1000:g} ms"
+    return "–"
+print(f"{q(0.5)} / {q(0.99)} ({int(total)} commits)" if total else "–")
+PY
+}
+
+declare -A RATE RUNS_OF LATENCY
 for subject in $SUBJECTS; do
   rates=()
   for r in $(seq "$RUNS"); do
@@ -154,23 +202,27 @@ for subject in $SUBJECTS; do
     log "$subject run $r: ${rates[-1]} msg/s"
   done
   RATE[$subject]=$(printf '%s\n' "${rates[@]}" | median)
+  RUNS_OF[$subject]=$(printf '%s\n' "${rates[@]}" | paste -sd, | sed 's/,/, /g')
+  LATENCY[$subject]=$(latency_of "$WORK/latency-$subject")
 done
 
 {
 echo "Measured $(date -u +%Y-%m-%d) on $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), load average before the run: $LOAD0;"
 echo "$N messages of the Bishan plant (16 lines), QoS 1, Mosquitto with Config/mosquitto.conf, PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') with fsync on, all on this machine."
 echo
-echo "| daemons | store | messages/s (median of $RUNS) | ratio |"
-echo "| --- | --- | ---: | ---: |"
+echo "| daemons | store | messages/s (median of $RUNS) | ratio | of the ceiling (a) | commit latency p50 / p99 | runs |"
+echo "| --- | --- | ---: | ---: | ---: | --- | --- |"
 base=${RATE[s]:-}
 for subject in $SUBJECTS; do
-  case $subject in s) what="1 | SQLite (journal)";; p1) what="1 | PostgreSQL, shared lines";; p*) what="${subject#p} | PostgreSQL, shared lines";; esac
+  case $subject in a) what="(a) | none: bare_sub.c counts";; s) what="1 | SQLite (journal)";; p1) what="1 | PostgreSQL, shared lines";; p*) what="${subject#p} | PostgreSQL, shared lines";; esac
   ratio=""
   case $subject in
     p1) [ -n "$base" ] && ratio=$(awk -v a="${RATE[p1]}" -v b="$base" 'BEGIN {printf "%.2f× SQLite", a / b}');;
     p2|p3) [ -n "${RATE[p1]:-}" ] && ratio=$(awk -v a="${RATE[$subject]}" -v b="${RATE[p1]}" 'BEGIN {printf "%.2f× one", a / b}');;
   esac
-  echo "| $what | ${RATE[$subject]} | $ratio |"
+  ceiling=""
+  [ "$subject" != a ] && [ -n "${RATE[a]:-}" ] && ceiling=$(awk -v a="${RATE[$subject]}" -v b="${RATE[a]}" 'BEGIN {printf "%.2f", a / b}')
+  echo "| $what | ${RATE[$subject]} | $ratio | $ceiling | ${LATENCY[$subject]:-} | ${RUNS_OF[$subject]} |"
 done
 } > "$WORK/table.md"
 cat "$WORK/table.md"
