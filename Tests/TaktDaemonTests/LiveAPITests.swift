@@ -74,6 +74,45 @@ struct LiveAPITests {
         }
     }
 
+    @Test("a range asked again and again while commits change it: every answer is the rings' newest (the encoded answers are kept only until the next commit)")
+    func answersFollowCommits() async throws {
+        let harness = try await DaemonHarness.make()
+        defer { harness.cleanUp() }
+        try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\n"
+            .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        let (daemon, base, _) = try await Self.startWithHTTP(harness)
+        defer { daemon.terminate() }
+        // 3 simulated hours in ~6 s of wall time, while the same range is asked every 20 ms.
+        let truthPath = harness.directory.appendingPathComponent("truth.json").path
+        let sim = try ChildProcess(harness.binary("takt-sim"),
+                                   ["--plant", harness.plant, "--broker", harness.brokerURL, "--speed", "1800", "--truth", truthPath,
+                                    "--from", "2026-11-01T00:00:00Z", "--duration", "3h", "--seed", "15"],
+                                   logFile: harness.directory.appendingPathComponent("sim.log").path)
+        let url = "\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T00:00:00Z&to=2026-11-01T03:00:00Z"
+        var answers = Set<Data>()
+        while sim.isRunning {
+            let answer = try await Self.get(url)
+            #expect(answer.status == 200)
+            answers.insert(answer.body)
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(await sim.exit(timeout: 10) == 0)
+        // The answers changed under the polling: the same key was answered at several versions.
+        #expect(answers.count >= 3, "only \(answers.count) distinct answers while the simulator ran")
+        let truth = try FaultTests.truth(truthPath)
+        #expect(try await harness.waitUntilCaughtUp(truth: truth).isEmpty)
+        // Asked again after the last commit: the store's bytes, not an answer kept from before.
+        let final = try await Self.get(url)
+        #expect(final.source == "live")
+        let cli = try await offCooperativePool {
+            try TestProcess.run(harness.binary("takt"), ["query", "--store", harness.storeURL, "--site", "demo", "--line", "line-a",
+                                                         "--window", "1m", "--from", "2026-11-01T00:00:00Z", "--to", "2026-11-01T03:00:00Z",
+                                                         "--format", "json"])
+        }
+        #expect(Self.text(final.body) == cli.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(try #require(try JSONSerialization.jsonObject(with: final.body) as? [Any]).count == 180)
+    }
+
     @Test("the ring buffers answer /api/v1/windows with the store's bytes, filled from the store after a restart; older ranges go to the store")
     func ringsEqualStore() async throws {
         let harness = try await DaemonHarness.make()

@@ -54,6 +54,7 @@ enum DaemonHTTP {
             GetOnly(paths: ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/api/v1/windows", "/api/v1/plan", "/api/v1/live", "/api/v1/alerts"])
         }
         let sites = sources.linesPerSite.keys.sorted()
+        let windowsCache = WindowsResponseCache()
         router.get("/") { request, _ -> Response in
             let site = request.uri.queryParameters["site"].map(String.init) ?? sites.first ?? ""
             guard let plant = sources.plants[site] else {
@@ -87,8 +88,18 @@ enum DaemonHTTP {
         router.get("api/v1/windows") { request, _ -> Response in
             do {
                 let q = try WindowsQuery(request.uri.queryParameters, linesPerSite: sources.linesPerSite, maxRows: sources.maxRows)
+                let key = WindowsResponseCache.Key(site: q.site, line: q.line, station: q.station, tier: q.tier, from: q.from, to: q.to)
+                // The version before the rings are read (see WindowsResponseCache).
+                let version = sources.live.windows.version
+                if let cached = windowsCache.bytes(for: key, version: version) {
+                    var response = json(cached)
+                    response.headers[sourceHeader] = "live"
+                    return response
+                }
                 if let rows = sources.live.windows.rows(site: q.site, line: q.line, station: q.station, tier: q.tier, from: q.from, to: q.to) {
-                    var response = json(await encodedOffPool(rows))
+                    let bytes = await encodedOffPool(rows)
+                    windowsCache.store(bytes, for: key, version: version)
+                    var response = json(bytes)
                     response.headers[sourceHeader] = "live"
                     return response
                 }

@@ -71,6 +71,12 @@ final class LiveWindows: Sendable {
     private let sites: [String: (calendar: WindowCalendar, lines: [(line: String, station: Int)])]
     /// Rings, one entry per station; nil until ``fill(from:)``: nothing vouched for before.
     private let rings: Mutex<[Rings]?>
+    /// Raised under the rings' lock by every change (``fill(from:)``, ``apply(_:)``): an answer
+    /// built from rings read after taking a version is current while the version is.
+    private let changes = Atomic<UInt64>(0)
+
+    /// The rings' version (see ``WindowsResponseCache``).
+    var version: UInt64 { changes.load(ordering: .acquiring) }
 
     /// Whether the rings may answer site-wide queries (`line == nil`): not when the daemon
     /// shares the site's lines with others (its rings hold only its own lines).
@@ -135,7 +141,10 @@ final class LiveWindows: Sendable {
                 }
             }
         }
-        rings.withLock { $0 = filled }
+        rings.withLock { rings in
+            rings = filled
+            changes.add(1, ordering: .releasing)
+        }
     }
 
     /// Puts one row the store wrote, in its compact form; a row whose KPIs the compact form
@@ -160,6 +169,7 @@ final class LiveWindows: Sendable {
         guard !rows.isEmpty else { return }
         rings.withLock { rings in
             guard rings != nil else { return }
+            changes.add(1, ordering: .releasing)
             for row in rows {
                 guard let station = row.station, capacities.of(row.window) > 0,
                       let i = index[StationKey(site: row.site, line: row.line, station: station)],
