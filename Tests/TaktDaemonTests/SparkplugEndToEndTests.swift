@@ -264,6 +264,48 @@ struct SparkplugEndToEndTests {
         #expect((faults["drop"] as? NSNumber)?.intValue ?? 0 > 0 && (faults["reboot"] as? NSNumber)?.intValue ?? 0 > 0)
     }
 
+    @Test("a gap never filled (takt-sim's drop fault): taktd asks for a rebirth, takt-sim answers, every row equals the truth")
+    func rebirthAnswered() async throws {
+        let harness = try await DaemonHarness.make(plant: TaktBinaries.file("Config/plant-dialects.yaml"))
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        // The host's side of the conversation, as the broker carries it.
+        let client = MQTTClient(configuration: try harness.clientConfiguration(clientID: "sp-rebirth-watch"))
+        defer { client.close() }
+        try await client.connect()
+        try await client.subscribe("spBv1.0/demo/NCMD/#", qos: .atLeastOnce)
+        try await client.subscribe("spBv1.0/demo/NBIRTH/#", qos: .atLeastOnce)
+        let seen = MessageLog()
+        let messages = client.messages
+        let reader = Task { for await m in messages { seen.add(m.topic, m.payload) } }
+        defer { reader.cancel() }
+
+        // Paced (12 simulated hours in about 12 s, the last --speed wins): the daemon keeps up,
+        // so its requests reach the simulator while it still runs.
+        let truth = try await harness.runSimulator(["--speed", "3600", "--from", "2026-11-01T00:00:00Z", "--duration", "12h",
+                                                    "--seed", "29", "--dialect", "sparkplug", "--faults", "drop=0.004"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+
+        let counts = try #require(truth["messages"] as? [String: Any])
+        let rebirths = (counts["rebirths"] as? NSNumber)?.intValue ?? 0
+        #expect(((truth["faults"] as? [String: Any])?["drop"] as? NSNumber)?.intValue ?? 0 > 0)
+        #expect(rebirths >= 1, "takt-sim answered no rebirth request: \(harness.log("sim.log"))")
+        let nodes = ["plc-a", "plc-b-stacking", "plc-b-eol"]
+        let requests = nodes.map { seen.count("spBv1.0/demo/NCMD/\($0)") }.reduce(0, +)
+        let births = nodes.map { seen.count("spBv1.0/demo/NBIRTH/\($0)") }.reduce(0, +)
+        #expect(requests >= rebirths, "every answer had a request (\(requests) NCMD, \(rebirths) answers)")
+        #expect(births == nodes.count + rebirths, "one NBIRTH per node, then one per answer")
+        for node in nodes {
+            let payloads = try seen.payloads("spBv1.0/demo/NBIRTH/\(node)").map { try SparkplugPayload.decode($0) }
+            let bdSeqs = payloads.map { $0.metrics.first { $0.name == "bdSeq" }?.value }
+            #expect(bdSeqs.allSatisfy { $0 != nil && $0 == bdSeqs.first } && payloads.allSatisfy { $0.seq == 0 },
+                    "\(node): a rebirth keeps bdSeq, seq 0")
+        }
+    }
+
     @Test("takt-sim --dialect umh, 48 h with duplicates, reordering and garbage: every row equals the truth")
     func umhEqualsTruth() async throws {
         _ = try await simulateAndCompare(plant: "Config/plant-dialects.yaml",
