@@ -100,7 +100,7 @@ struct SparkplugEndToEndTests {
         }
 
         // The host's STATE birth (retained, on its own connection, with the will's timestamp).
-        try await waitFor("STATE online") { seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":true") } }
+        try await waitUntil("STATE online") { seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":true") } }
 
         // 1. Births: node (good 100, scrap Int32 −12 sent as 4294967284, state), device d1 (Good
         //    UInt32 4,000,000,000 in long_value, Scrap Int16 −87 as 0xFFFFFFA9, Energy, Running).
@@ -163,7 +163,7 @@ struct SparkplugEndToEndTests {
             Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(9), seq: 9, metrics: [good(150, ts: Self.minute(9))])),
             Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(10), seq: 10, metrics: [good(151, ts: Self.minute(10))])),
         ])
-        try await waitFor("NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") >= 1 }
+        try await waitUntil("NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") >= 1 }
         let firstRequest = Date()
         try await Task.sleep(for: .milliseconds(1500))
         if Date().timeIntervalSince(firstRequest) < 4.5 { #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1) }
@@ -216,7 +216,7 @@ struct SparkplugEndToEndTests {
         //    counted; the BIRTH then counts the 9 units made meanwhile (6 → 15) at its time.
         try await Task.sleep(for: .seconds(5))
         try await publish([Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(22), seq: 1, metrics: [.init(alias: 21, timestamp: Self.minute(22), value: .long(10))]))])
-        try await waitFor("another NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap + 1 }
+        try await waitUntil("another NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap + 1 }
         try await publish([Self.msg(.nbirth, SparkplugPayload(timestamp: Self.minute(23), seq: 0, metrics: [
             .init(name: "bdSeq", datatype: 8, value: .long(6)),
             .init(name: "Production/Good", alias: 31, timestamp: Self.minute(23), datatype: 8, value: .long(15)),
@@ -247,7 +247,7 @@ struct SparkplugEndToEndTests {
         let online = try #require(seen.payloads("spBv1.0/STATE/takt-test").first)
         daemon.signal(SIGKILL)
         _ = await daemon.exit(timeout: 10)
-        try await waitFor("STATE offline (the will)", timeout: 30) {
+        try await waitUntil("STATE offline (the will)", timeout: 30) {
             seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":false") }
         }
         let will = try #require(seen.payloads("spBv1.0/STATE/takt-test").last)
@@ -405,17 +405,6 @@ struct SparkplugEndToEndTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         Issue.record("\(line)/\(station) minute \(minute): good \(last), expected \(good)\n\(h.log("taktd.log"))")
-    }
-
-    func waitFor(_ what: String, timeout: Double = 15, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !condition() {
-            if Date() > deadline {
-                if condition() { return }  // the last look
-                throw TestSupportError("timed out waiting for \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 }
 

@@ -39,7 +39,7 @@ struct RebirthTests {
 
         // plc-a: births only devices (line-a's three stations); plc-b-eol: its own metrics.
         // plc-b-stacking gets Rebirth = false, which asks nothing.
-        try await waitFor("40 DDATA of plc-a and 20 NDATA of plc-b-eol", timeout: 60) {
+        try await waitUntil("40 DDATA of plc-a and 20 NDATA of plc-b-eol", timeout: 60) {
             seen.count(prefix: "spBv1.0/demo/DDATA/plc-a/") >= 40 && seen.count(prefix: "spBv1.0/demo/NDATA/plc-b-eol") >= 20
         }
         for (node, ask) in [("plc-a", true), ("plc-b-eol", true), ("plc-b-stacking", false)] {
@@ -48,7 +48,7 @@ struct RebirthTests {
             ])
             try await client.publish(topic: SparkplugTopic.ncmd(group: "demo", node: node), payload: command.encoded(), qos: .atLeastOnce)
         }
-        try await waitFor("the second NBIRTHs", timeout: 30) {
+        try await waitUntil("the second NBIRTHs", timeout: 30) {
             seen.count(prefix: "spBv1.0/demo/NBIRTH/plc-a") == 2 && seen.count(prefix: "spBv1.0/demo/NBIRTH/plc-b-eol") == 2
         }
         #expect(await sim.exit(timeout: 120) == 0, "takt-sim: \(simLog())")
@@ -58,7 +58,7 @@ struct RebirthTests {
         let counts = try #require(truth["messages"] as? [String: Any])
         let published = try #require((counts["published"] as? NSNumber)?.intValue)
         #expect((counts["rebirths"] as? NSNumber)?.intValue == 2)
-        try await waitFor("every published message", timeout: 30) { seen.count(prefix: "spBv1.0/demo/") >= published }
+        try await waitUntil("every published message", timeout: 30) { seen.count(prefix: "spBv1.0/demo/") >= published }
         let all = seen.all().filter { !$0.topic.contains("/NCMD/") }
         #expect(all.count == published)
         #expect(seen.count(prefix: "spBv1.0/demo/NBIRTH/plc-b-stacking") == 1, "Rebirth = false asks nothing")
@@ -134,17 +134,6 @@ struct RebirthTests {
         let sink = CollectingSink()
         _ = try await SimulationRunner.run(&engine, into: sink)
         return sink.messages
-    }
-
-    func waitFor(_ what: String, timeout: Double, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !condition() {
-            if Date() > deadline {
-                if condition() { return }  // the last look
-                throw TestSupportError("timed out waiting for \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 }
 
