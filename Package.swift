@@ -132,7 +132,7 @@ let package = Package(
         // MARK: benchmarks (scripts/bench.sh, make bench)
         .executableTarget(
             name: "takt-bench",
-            dependencies: ["TaktCore", "TaktStore"],
+            dependencies: ["TaktCore", "TaktStore", "TaktSimulation"],
             path: "Benchmarks/TaktBench",
             swiftSettings: swiftSettings
         ),

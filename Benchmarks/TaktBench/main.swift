@@ -1,6 +1,7 @@
 // takt-bench: the in-process benchmarks of issue 6 (no broker). Run by scripts/bench.sh.
 //
 //   takt-bench ingest PLANT STREAM [REPS]          decode + validate + dedup + windows, events/s
+//   takt-bench sparkplug PLANT DAYS [REPS]         the same for Sparkplug B NDATA/DDATA (takt-sim's edge nodes)
 //   takt-bench commit PLANT STREAM STORE [EVERY]   store commit cost per EVERY (10,000) events
 //   takt-bench fill-year PLANT STORE YEAR          a year of 1h/1d rows for every station
 //   takt-bench gen-plant LINES STATIONS SITE OUT   a plant file of LINES × STATIONS
@@ -10,6 +11,7 @@
 // STREAM is `topic<TAB>payload` lines (takt-sim --out). Output: one `key value` per line.
 import Foundation
 import TaktCore
+import TaktSimulation
 import TaktStore
 
 @inline(never)
@@ -61,6 +63,13 @@ struct Stream {
         }
     }
 
+    /// Messages already in memory: `topics[k]` and `payloads[k]` are ranges of `bytes`.
+    init(bytes: [UInt8], topics: [Range<Int>], payloads: [Range<Int>]) {
+        self.bytes = bytes
+        self.topics = topics
+        self.payloads = payloads
+    }
+
     var count: Int { topics.count }
 
     /// Sum of journal record sizes up to message `k` (exclusive), as the daemon counts offsets.
@@ -82,11 +91,25 @@ func benchIngest(_ args: [String]) {
     let plant = loadPlant(args[0])
     let stream = Stream(path: args[1])
     let reps = args.count > 2 ? Int(args[2]) ?? 5 : 5
-    let now = nowMs()
+    let r = measureIngest(plant, stream, reps: reps, now: nowMs())
+    print("events \(stream.count)")
+    print("accepted \(r.accepted)")
+    print("reps \(reps)")
+    print("ingest_events_per_s \(Int(median(r.ingest)))")
+    print("ingest_events_per_s_all \(r.ingest.map { String(Int($0)) }.joined(separator: ","))")
+    print("ingest_drain_events_per_s \(Int(median(r.withDrain)))")
+}
+
+/// Events/s of `Aggregator.ingest` over `stream`, one fresh aggregator per rep: ingest alone
+/// (timed in slices between drains) and with a `drainCommit` every 10,000 messages, as taktd
+/// drains. `events` (default: every message) is what the rates count; all messages are timed.
+func measureIngest(_ plant: Plant, _ stream: Stream, reps: Int, now: Int64, events: Int? = nil)
+    -> (ingest: [Double], withDrain: [Double], accepted: Int) {
     let clock = ContinuousClock()
     var ingestRates: [Double] = []
     var withDrainRates: [Double] = []
     var accepted = 0
+    let counted = Double(events ?? stream.count)
     for _ in 0..<reps {
         var agg: Aggregator
         do { agg = try Aggregator(plants: [plant]) } catch { fail("\(error)") }
@@ -94,7 +117,6 @@ func benchIngest(_ args: [String]) {
         var drainTime = Duration.zero
         var ok = 0
         var sinceDrain = 0
-        // Ingest is timed in slices between drains (a drain every 10,000 events, as taktd does).
         var t0 = clock.now
         stream.forEach { _, t, p in
             if case .accepted = agg.ingest(topic: t, payload: p, now: now) { ok += 1 }
@@ -111,15 +133,91 @@ func benchIngest(_ args: [String]) {
         }
         ingestTime += clock.now - t0
         accepted = ok
-        ingestRates.append(Double(stream.count) / seconds(ingestTime))
-        withDrainRates.append(Double(stream.count) / seconds(ingestTime + drainTime))
+        ingestRates.append(counted / seconds(ingestTime))
+        withDrainRates.append(counted / seconds(ingestTime + drainTime))
     }
-    print("events \(stream.count)")
-    print("accepted \(accepted)")
-    print("reps \(reps)")
-    print("ingest_events_per_s \(Int(median(ingestRates)))")
-    print("ingest_events_per_s_all \(ingestRates.map { String(Int($0)) }.joined(separator: ","))")
-    print("ingest_drain_events_per_s \(Int(median(withDrainRates)))")
+    return (ingestRates, withDrainRates, accepted)
+}
+
+// MARK: - sparkplug
+
+/// Sparkplug B decode + per-node state machine + windows on one core: DAYS of the plant's
+/// stations as `takt-sim --dialect sparkplug` publishes them (NBIRTH/DBIRTH once, then one
+/// NDATA or DDATA per unit and state change, every metric by alias: cumulative counters, state,
+/// cycle time), encoded by the simulator's own publisher code (SwiftProtobuf), ending now.
+/// A plant without `sparkplug:` keys is bound here: one edge node per line, one device per
+/// station (so the Bishan plant gives the JSON figure's plant and days). A clock record
+/// `$takt/clock` first (now) and before every 1,000th message (1 ms later), as the intake
+/// journals one when its millisecond clock moved (at ~1,000,000 messages/s); they are timed but
+/// not counted as events. The same Aggregator path as `ingest` (JSON) and taktd.
+func benchSparkplug(_ args: [String]) {
+    guard args.count >= 2, let days = Int64(args[1]), days > 0 else { fail("usage: sparkplug PLANT DAYS [REPS]") }
+    var plant = loadPlant(args[0])
+    if !plant.lines.contains(where: { $0.stations.contains { $0.sparkplug != nil } }) {
+        for l in plant.lines.indices {
+            let output = plant.lines[l].outputStationIndex
+            for s in plant.lines[l].stations.indices {
+                plant.lines[l].stations[s].sparkplug = SparkplugBinding(
+                    group: plant.site, node: plant.lines[l].id, device: plant.lines[l].stations[s].id,
+                    metrics: .init(good: "Production/Good", scrap: "Production/Scrap",
+                                   energyKwh: s == output ? "Energy/Delivered" : nil, state: "Status/StateCode",
+                                   cycleMs: "Cycle/LastMs"))
+            }
+        }
+    }
+    let reps = args.count > 2 ? Int(args[2]) ?? 5 : 5
+    let now = nowMs()
+    let durationMs = days * 86_400_000
+    var engine = SimulationEngine(plant: plant, options: SimulationOptions(from: now - durationMs, durationMs: durationMs,
+                                                                           seed: 7, dialect: .sparkplug))
+    let topicBytes = engine.topics.map { Array($0.utf8) }
+    var bytes: [UInt8] = []
+    var topics: [Range<Int>] = []
+    var payloads: [Range<Int>] = []
+    var messages = 0
+    var payloadBytes = 0
+    func append(_ topic: [UInt8], _ payload: some Collection<UInt8>) {
+        let t = bytes.count
+        bytes.append(contentsOf: topic)
+        let p = bytes.count
+        bytes.append(contentsOf: payload)
+        topics.append(t..<p)
+        payloads.append(p..<bytes.count)
+    }
+    // The host clock is the intake's wall clock: the stream ends now, so it is never ahead of it.
+    var clockMs = now
+    let clockTopic = Array(Aggregator.clockTopic.utf8)
+    append(clockTopic, Aggregator.clockPayload(clockMs))
+    while !engine.finished {
+        engine.fill(maxMessages: 4096, until: engine.options.end)
+        for i in 0..<engine.batch.count {
+            if messages > 0 && messages % 1000 == 0 {
+                clockMs += 1
+                append(clockTopic, Aggregator.clockPayload(clockMs))
+            }
+            append(topicBytes[Int(engine.batch.entries[i].topic)], engine.batch.payload(i))
+            payloadBytes += engine.batch.payload(i).count
+            messages += 1
+        }
+        engine.batch.removeAll()
+    }
+    guard engine.counts.control > 0, engine.counts.unit > 0 else {
+        fail("\(args[0]) binds no station to a Sparkplug edge node (sparkplug: keys)")
+    }
+    let stream = Stream(bytes: bytes, topics: topics, payloads: payloads)
+    let r = measureIngest(plant, stream, reps: reps, now: now, events: messages)
+    let accepted = r.accepted - (stream.count - messages)  // the clock records are accepted too
+    if accepted < messages - messages / 100 {
+        FileHandle.standardError.write(Data("takt-bench: only \(accepted) of \(messages) Sparkplug messages accepted: not the measured path\n".utf8))
+    }
+    print("sparkplug_events \(messages)")
+    print("sparkplug_births \(engine.counts.control)")
+    print("sparkplug_payload_bytes_mean \(payloadBytes / max(1, messages))")
+    print("sparkplug_accepted \(accepted)")
+    print("sparkplug_reps \(reps)")
+    print("sparkplug_events_per_s \(Int(median(r.ingest)))")
+    print("sparkplug_events_per_s_all \(r.ingest.map { String(Int($0)) }.joined(separator: ","))")
+    print("sparkplug_drain_events_per_s \(Int(median(r.withDrain)))")
 }
 
 /// CPU time of this process (user + system), seconds: what a commit costs the machine,
@@ -382,10 +480,11 @@ func benchScenario(_ args: [String]) {
 }
 
 var argv = Array(CommandLine.arguments.dropFirst())
-guard let command = argv.first else { fail("usage: takt-bench ingest|commit|fill-year|gen-plant|gen-rss …") }
+guard let command = argv.first else { fail("usage: takt-bench ingest|sparkplug|commit|fill-year|gen-plant|gen-rss|scenario …") }
 argv.removeFirst()
 switch command {
 case "ingest": benchIngest(argv)
+case "sparkplug": benchSparkplug(argv)
 case "commit": benchCommit(argv)
 case "fill-year": fillYear(argv)
 case "gen-plant": genPlant(argv)

@@ -7,6 +7,8 @@ import MQTT
 public final class BrokerSink: MessageSink {
     let client: MQTTClient
     let qos: MQTTQoS
+    /// What went wrong without stopping the run (a refused NCMD subscription), one line each.
+    public private(set) var warnings: [String] = []
 
     init(client: MQTTClient, qos: MQTTQoS) {
         self.client = client
@@ -30,8 +32,11 @@ public final class BrokerSink: MessageSink {
     /// Connects; a bad URL or TLS setting is a ``SimulationUsageError`` naming the flag, an
     /// unreachable broker or a refused login a ``SimulationRuntimeError``. No message repeats
     /// a password.
+    /// - Parameter rebirths: with NCMD topics (``RebirthRequests/topics``), subscribes to them
+    ///   (QoS 1, before the first publish, again after a reconnect) and hands every command to
+    ///   it on the client's network thread.
     public static func connect(url: String, clientID: String, qos: Int, credentials: Credentials = Credentials(),
-                               maxInflight: Int = 1000) async throws -> BrokerSink {
+                               maxInflight: Int = 1000, rebirths: RebirthRequests? = nil) async throws -> BrokerSink {
         let brokerURLs: [MQTTBrokerURL]
         do {
             brokerURLs = try MQTTBrokerURL.list(url)
@@ -48,19 +53,39 @@ public final class BrokerSink: MessageSink {
         if credentials.password != nil && credentials.username == nil {
             throw SimulationUsageError(flag: "--password", "a password needs --username")
         }
+        let listener = rebirths?.topics.isEmpty == false ? rebirths : nil
+        var handler: (@Sendable (MQTTReceivedMessage) -> Void)?
+        if let listener {
+            handler = { message in _ = listener.receive(topic: message.topicString, payload: message.payload) }
+        }
         let client = MQTTClient(
             configuration: MQTTClient.Configuration(
                 broker: brokerURL, alternateBrokers: Array(brokerURLs.dropFirst()), clientID: clientID, cleanSession: true,
                 username: credentials.username,
                 password: credentials.password, tls: credentials.caFile.map { MQTTClient.TLSOptions(caFile: $0) },
-                maxInflight: maxInflight))
+                maxInflight: maxInflight,
+                messageHandler: handler))
         do {
             try await client.connect()
         } catch {
             client.close()
             throw SimulationRuntimeError("cannot connect to \(brokerURLs.map(\.description).joined(separator: ",")): \(error)")
         }
-        return BrokerSink(client: client, qos: qos == 0 ? .atMostOnce : .atLeastOnce)
+        var warnings: [String] = []
+        for topic in listener?.topics ?? [] {
+            do {
+                _ = try await client.subscribe(topic, qos: .atLeastOnce)
+            } catch let error as MosquittoError where error.kind == .subscriptionRejected {
+                // The broker's ACL forbids it: the run goes on, that node's requests unanswered.
+                warnings.append("\(topic): subscription refused by the broker; rebirth requests to this node go unanswered")
+            } catch {
+                client.close()
+                throw SimulationRuntimeError("cannot subscribe to \(topic): \(error)")
+            }
+        }
+        let sink = BrokerSink(client: client, qos: qos == 0 ? .atMostOnce : .atLeastOnce)
+        sink.warnings = warnings
+        return sink
     }
 
     public func write(_ batch: MessageBatch, topics: [String]) async throws {

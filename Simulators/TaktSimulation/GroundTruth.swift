@@ -108,6 +108,8 @@ public struct PublishCounts: Sendable, Equatable {
     public var control: Int64 = 0
     /// Sparkplug DATA messages not published by the `drop` fault.
     public var drops: Int64 = 0
+    /// Rebirth requests (NCMD) answered with an NBIRTH and the DBIRTHs (counted in `control`).
+    public var rebirths: Int64 = 0
 
     public init() {}
 

@@ -48,6 +48,8 @@ struct DialectState {
     var outputs: [StationOutput] = []
     var nodes: [SimSparkplugNode] = []
     var scopes: [SimSparkplugScope] = []
+    /// `spBv1.0/{group}/NCMD/{node}` → node index: where a host asks a node for a rebirth.
+    var nodeByCommandTopic: [String: Int] = [:]
 
     init() {}
 
@@ -70,6 +72,7 @@ struct DialectState {
                         topics.append(SparkplugTopic(group: b.group, type: .ndata, node: b.node).text)
                         topics.append(SparkplugTopic(group: b.group, type: .ndeath, node: b.node).text)
                         nodes.append(SimSparkplugNode(birthTopic: Int32(base), dataTopic: Int32(base + 1), deathTopic: Int32(base + 2)))
+                        nodeByCommandTopic[SparkplugTopic.ncmd(group: b.group, node: b.node)] = n
                     }
                     var birthTopic = nodes[n].birthTopic
                     var dataTopic = nodes[n].dataTopic
@@ -124,6 +127,7 @@ extension SimulationEngine {
             scratch.appendASCII(scrap ? ",\"count\":1,\"scrap\":1}" : ",\"count\":1}")
             emitDialect(g, topic: countTopic, kind: .unit, ts: ts)
         case .sparkplug(let k):
+            answerRebirth(k, ts: ts)
             let measured = dialects.scopes[k].measuresEnergy && energyMicroKWh >= 0
             let energy = measured ? energyMicroKWh : good * lines[l].unitMicroKWh
             truth.unit(station: g, ts: ts, good: good, scrap: 1 - good, energyMicroKWh: energy)
@@ -148,6 +152,7 @@ extension SimulationEngine {
             scratch.appendASCII("}")
             emitDialect(g, topic: countTopic + 1, kind: .state, ts: ts)
         case .sparkplug(let k):
+            answerRebirth(k, ts: ts)
             dialects.scopes[k].state = code
             sparkplugData(k, ts: ts, kind: .state, undelivered: nil)
         }
@@ -207,6 +212,28 @@ extension SimulationEngine {
             deliverUndelivered(k, ts: at)
             emit(dialects.scopes[k].birthTopic, scratch, .control)
         }
+    }
+
+    /// A host asked the node of scope `k` for a rebirth (NCMD, ``RebirthRequests``): before this
+    /// message (at `ts`, before its values move) the node publishes NBIRTH — same `bdSeq`, `seq`
+    /// 0, its counters as they stand — and its DBIRTHs. The births count nothing: a consumer
+    /// finds the counters where the node's last DATA left them (a dropped message's units are
+    /// carried, and the truth moves them to the birth). A node not yet born needs no answer (its
+    /// first birth comes now anyway); one that already had a birth in this millisecond answers at
+    /// its next message (a birth is always later than the previous one, and the rebirth is at
+    /// the message's own time). The births skip the `reorder` fault, which releases a message it
+    /// holds first: a rebirth is an answer, not traffic to scramble.
+    @inline(__always)
+    mutating func answerRebirth(_ k: Int, ts: Int64) {
+        guard rebirths.hasPending else { return }
+        let n = dialects.scopes[k].node
+        guard !dialects.nodes[n].born || dialects.nodes[n].lastBirthTs < ts, rebirths.take(n),
+              dialects.nodes[n].born else { return }
+        releaseHeld()
+        reorderSuspended = true
+        sparkplugBirth(n, ts: ts)
+        reorderSuspended = false
+        counts.rebirths += 1
     }
 
     /// The `reboot` fault for an edge node: NDEATH of the current `bdSeq` (the will the broker

@@ -42,6 +42,10 @@ extension SimulationEngine {
         out.appendDecimal(counts.unit + counts.state + counts.control)
         out.appendASCII(", \"published\": ")
         out.appendDecimal(counts.total)
+        if counts.rebirths > 0 {  // only when a host asked: a run without NCMD keeps its bytes
+            out.appendASCII(", \"rebirths\": ")
+            out.appendDecimal(counts.rebirths)
+        }
         out.appendASCII("},\n\"faults\": {\"dup\": ")
         out.appendDecimal(counts.duplicate)
         out.appendASCII(", \"reorder\": ")

@@ -111,6 +111,10 @@ public struct SimulationEngine {
     var heldTopic: Int32 = 0
     var heldKind: MessageBatch.Kind = .unit
     var hasHeld = false
+    /// The `reorder` fault holds nothing back while set (a rebirth's births).
+    var reorderSuspended = false
+    /// Rebirth requests from NCMD (the caller subscribes; nothing asks in `--out` mode).
+    public let rebirths: RebirthRequests
     var started = false
     /// All events before ``SimulationOptions/end`` have run and the truth is final.
     public private(set) var finished = false
@@ -146,6 +150,7 @@ public struct SimulationEngine {
             }
         }
         dialects = DialectState(plant: plant, dialect: options.dialect, topics: &topics)
+        rebirths = RebirthRequests(nodeByTopic: dialects.nodeByCommandTopic)
         self.topics = topics
         topicBytes = topics.map { Array($0.utf8) }
         bufferSlots = Array(repeating: 0, count: global * Self.bufferCapacity)
@@ -204,11 +209,7 @@ public struct SimulationEngine {
     }
 
     mutating func finish() {
-        if hasHeld {
-            batch.append(topic: heldTopic, topicBytes: topicBytes[Int(heldTopic)], payload: held, kind: heldKind)
-            count(heldKind)
-            hasHeld = false
-        }
+        releaseHeld()
         truth.finish()
         finished = true
         simTime = options.end
@@ -509,7 +510,7 @@ public struct SimulationEngine {
             count(heldKind)
             hasHeld = false
             counts.reorders += 1
-        } else if options.faults.reorder > 0, faultRNG.uniform() < options.faults.reorder {
+        } else if !reorderSuspended, options.faults.reorder > 0, faultRNG.uniform() < options.faults.reorder {
             held.removeAll(keepingCapacity: true)
             held.append(contentsOf: payload)
             heldTopic = topic
@@ -519,6 +520,14 @@ public struct SimulationEngine {
             batch.append(topic: topic, topicBytes: topicBytes[Int(topic)], payload: payload, kind: kind)
             count(kind)
         }
+    }
+
+    /// The message the `reorder` fault holds back goes out now, unswapped.
+    mutating func releaseHeld() {
+        guard hasHeld else { return }
+        batch.append(topic: heldTopic, topicBytes: topicBytes[Int(heldTopic)], payload: held, kind: heldKind)
+        count(heldKind)
+        hasHeld = false
     }
 
     @inline(__always)

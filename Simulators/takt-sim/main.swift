@@ -141,6 +141,7 @@ struct TaktSim: AsyncParsableCommand {
         } catch {
             throw SimulationUsageError(flag: "--truth", "\(error)")
         }
+        var engine = SimulationEngine(plant: plantModel, options: options)
         let sink: any MessageSink
         if let out {
             do {
@@ -149,12 +150,13 @@ struct TaktSim: AsyncParsableCommand {
                 throw SimulationUsageError(flag: "--out", "\(error)")
             }
         } else {
-            sink = try await BrokerSink.connect(
+            let brokerSink = try await BrokerSink.connect(
                 url: broker ?? "mqtt://127.0.0.1:1883", clientID: clientID ?? "takt-sim-\(plantModel.site)", qos: qos,
-                credentials: brokerCredentials)
+                credentials: brokerCredentials, rebirths: engine.rebirths)  // the edge nodes answer NCMD Rebirth
+            brokerSink.warnings.forEach { Self.printError("takt-sim: warning: \($0)") }
+            sink = brokerSink
         }
 
-        var engine = SimulationEngine(plant: plantModel, options: options)
         let stop = StopRequest()
         let signalSources = Self.onInterrupt { stop.request() }
         defer { signalSources.forEach { $0.cancel() } }
@@ -171,7 +173,7 @@ struct TaktSim: AsyncParsableCommand {
         let c = engine.counts
         Self.printError(
             "takt-sim: \(summary.interrupted ? "interrupted" : "done"): \(c.total) messages (unit \(c.unit), state \(c.state), duplicate \(c.duplicate), "
-                + "malformed \(c.malformed); reorders \(c.reorders), reboots \(c.reboots)) in "
+                + "malformed \(c.malformed); reorders \(c.reorders), reboots \(c.reboots)\(c.rebirths > 0 ? ", rebirths \(c.rebirths)" : "")) in "
                 + "\(String(format: "%.2f", summary.elapsedSeconds)) s, \(Int(summary.rate)) msg/s; simulated "
                 + "\(FlagFormats.isoTime(options.from)) to \(FlagFormats.isoTime(engine.simTime))")
     }

@@ -294,6 +294,32 @@ struct SparkplugHostTests {
         #expect(r.total("eol").good == 9)
     }
 
+    @Test("a rebirth (same bdSeq) while messages wait behind a gap: they go in first, at their own times; the BIRTH counts only what never came")
+    func rebirthWhileWaiting() {
+        var r = SPRig()
+        let m0 = r.clock - r.clock % 60_000
+        r.send(.nbirth, seq: 0, ts: r.clock, nbirthMetrics(bd: 3, good: 100))
+        r.tick(m0 + 60_000 - r.clock)
+        r.send(.ndata, seq: 1, ts: m0 + 60_000, [good(101, alias: 1, named: false)])
+        // seq 2 (good 102) never comes; seq 3 (minute 2: 102's unit and its own) and a state
+        // change wait behind the gap.
+        r.tick(118_500)
+        r.send(.ndata, seq: 3, ts: m0 + 150_000, [good(103, alias: 1, named: false)])
+        r.send(.ndata, seq: 4, ts: m0 + 155_000, [SPM(alias: 3, value: .int(180_000))])
+        r.tick(1_500)
+        #expect(r.total("eol").good == 1)
+        // The node answers a rebirth request before the 2 s timeout: NBIRTH, same bdSeq, minute 3.
+        r.send(.nbirth, seq: 0, ts: m0 + 180_000, nbirthMetrics(bd: 3, good: 104))
+        #expect(r.minuteGood("eol", m0 + 120_000) == 2, "the waiting message counted at its own time")
+        #expect(r.minuteGood("eol", m0 + 180_000) == 1, "the BIRTH counts only the unit that never came")
+        #expect(r.total("eol").good == 4)
+        #expect(r.a.counters(site: "s1")?.missing == 1)
+        #expect(r.a.sparkplug.nodes[0].buffer.isEmpty && r.a.sparkplug.nodes[0].nextSeq == 1)
+        r.tick(1_000)
+        r.send(.ndata, seq: 1, ts: r.clock, [good(105, alias: 1, named: false)])
+        #expect(r.total("eol").good == 5)
+    }
+
     @Test("a stale NDEATH (old bdSeq) is ignored; a matching one makes the node's stations unknown")
     func deaths() {
         var r = SPRig()

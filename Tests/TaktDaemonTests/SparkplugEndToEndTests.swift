@@ -100,7 +100,7 @@ struct SparkplugEndToEndTests {
         }
 
         // The host's STATE birth (retained, on its own connection, with the will's timestamp).
-        try await waitFor("STATE online") { seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":true") } }
+        try await waitUntil("STATE online") { seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":true") } }
 
         // 1. Births: node (good 100, scrap Int32 −12 sent as 4294967284, state), device d1 (Good
         //    UInt32 4,000,000,000 in long_value, Scrap Int16 −87 as 0xFFFFFFA9, Energy, Running).
@@ -163,7 +163,7 @@ struct SparkplugEndToEndTests {
             Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(9), seq: 9, metrics: [good(150, ts: Self.minute(9))])),
             Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(10), seq: 10, metrics: [good(151, ts: Self.minute(10))])),
         ])
-        try await waitFor("NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") >= 1 }
+        try await waitUntil("NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") >= 1 }
         let firstRequest = Date()
         try await Task.sleep(for: .milliseconds(1500))
         if Date().timeIntervalSince(firstRequest) < 4.5 { #expect(seen.count("spBv1.0/g1/NCMD/n1") == 1) }
@@ -216,7 +216,7 @@ struct SparkplugEndToEndTests {
         //    counted; the BIRTH then counts the 9 units made meanwhile (6 → 15) at its time.
         try await Task.sleep(for: .seconds(5))
         try await publish([Self.msg(.ndata, SparkplugPayload(timestamp: Self.minute(22), seq: 1, metrics: [.init(alias: 21, timestamp: Self.minute(22), value: .long(10))]))])
-        try await waitFor("another NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap + 1 }
+        try await waitUntil("another NCMD Rebirth") { seen.count("spBv1.0/g1/NCMD/n1") == requestsBeforeWrap + 1 }
         try await publish([Self.msg(.nbirth, SparkplugPayload(timestamp: Self.minute(23), seq: 0, metrics: [
             .init(name: "bdSeq", datatype: 8, value: .long(6)),
             .init(name: "Production/Good", alias: 31, timestamp: Self.minute(23), datatype: 8, value: .long(15)),
@@ -247,7 +247,7 @@ struct SparkplugEndToEndTests {
         let online = try #require(seen.payloads("spBv1.0/STATE/takt-test").first)
         daemon.signal(SIGKILL)
         _ = await daemon.exit(timeout: 10)
-        try await waitFor("STATE offline (the will)", timeout: 30) {
+        try await waitUntil("STATE offline (the will)", timeout: 30) {
             seen.payloads("spBv1.0/STATE/takt-test").contains { String(decoding: $0, as: UTF8.self).contains("\"online\":false") }
         }
         let will = try #require(seen.payloads("spBv1.0/STATE/takt-test").last)
@@ -262,6 +262,48 @@ struct SparkplugEndToEndTests {
                                                   "--faults", "dup=0.01,reorder=0.01,malformed=0.002,reboot=0.0005,drop=0.002"])
         let faults = try #require(truth["faults"] as? [String: Any])
         #expect((faults["drop"] as? NSNumber)?.intValue ?? 0 > 0 && (faults["reboot"] as? NSNumber)?.intValue ?? 0 > 0)
+    }
+
+    @Test("a gap never filled (takt-sim's drop fault): taktd asks for a rebirth, takt-sim answers, every row equals the truth")
+    func rebirthAnswered() async throws {
+        let harness = try await DaemonHarness.make(plant: TaktBinaries.file("Config/plant-dialects.yaml"))
+        defer { harness.cleanUp() }
+        let daemon = try harness.startDaemon()
+        defer { daemon.terminate() }
+        _ = try await harness.waitUntilOnline()
+        // The host's side of the conversation, as the broker carries it.
+        let client = MQTTClient(configuration: try harness.clientConfiguration(clientID: "sp-rebirth-watch"))
+        defer { client.close() }
+        try await client.connect()
+        try await client.subscribe("spBv1.0/demo/NCMD/#", qos: .atLeastOnce)
+        try await client.subscribe("spBv1.0/demo/NBIRTH/#", qos: .atLeastOnce)
+        let seen = MessageLog()
+        let messages = client.messages
+        let reader = Task { for await m in messages { seen.add(m.topic, m.payload) } }
+        defer { reader.cancel() }
+
+        // Paced (12 simulated hours in about 12 s, the last --speed wins): the daemon keeps up,
+        // so its requests reach the simulator while it still runs.
+        let truth = try await harness.runSimulator(["--speed", "3600", "--from", "2026-11-01T00:00:00Z", "--duration", "12h",
+                                                    "--seed", "29", "--dialect", "sparkplug", "--faults", "drop=0.004"])
+        let problems = try await harness.waitUntilCaughtUp(truth: truth, timeout: 180)
+        #expect(problems.isEmpty, "\(problems.prefix(10).joined(separator: "\n"))\n\(harness.log("taktd.log"))")
+
+        let counts = try #require(truth["messages"] as? [String: Any])
+        let rebirths = (counts["rebirths"] as? NSNumber)?.intValue ?? 0
+        #expect(((truth["faults"] as? [String: Any])?["drop"] as? NSNumber)?.intValue ?? 0 > 0)
+        #expect(rebirths >= 1, "takt-sim answered no rebirth request: \(harness.log("sim.log"))")
+        let nodes = ["plc-a", "plc-b-stacking", "plc-b-eol"]
+        let requests = nodes.map { seen.count("spBv1.0/demo/NCMD/\($0)") }.reduce(0, +)
+        let births = nodes.map { seen.count("spBv1.0/demo/NBIRTH/\($0)") }.reduce(0, +)
+        #expect(requests >= rebirths, "every answer had a request (\(requests) NCMD, \(rebirths) answers)")
+        #expect(births == nodes.count + rebirths, "one NBIRTH per node, then one per answer")
+        for node in nodes {
+            let payloads = try seen.payloads("spBv1.0/demo/NBIRTH/\(node)").map { try SparkplugPayload.decode($0) }
+            let bdSeqs = payloads.map { $0.metrics.first { $0.name == "bdSeq" }?.value }
+            #expect(bdSeqs.allSatisfy { $0 != nil && $0 == bdSeqs.first } && payloads.allSatisfy { $0.seq == 0 },
+                    "\(node): a rebirth keeps bdSeq, seq 0")
+        }
     }
 
     @Test("takt-sim --dialect umh, 48 h with duplicates, reordering and garbage: every row equals the truth")
@@ -363,17 +405,6 @@ struct SparkplugEndToEndTests {
             try await Task.sleep(for: .milliseconds(200))
         }
         Issue.record("\(line)/\(station) minute \(minute): good \(last), expected \(good)\n\(h.log("taktd.log"))")
-    }
-
-    func waitFor(_ what: String, timeout: Double = 15, _ condition: @Sendable () -> Bool) async throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while !condition() {
-            if Date() > deadline {
-                if condition() { return }  // the last look
-                throw TestSupportError("timed out waiting for \(what)")
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
     }
 }
 

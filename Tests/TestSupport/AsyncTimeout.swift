@@ -23,6 +23,20 @@ public func withTimeout<T: Sendable>(
     }
 }
 
+/// Polls `condition` every 50 ms until it holds; when `timeout` seconds have passed, takes a
+/// last look and then throws ``TestSupportError`` naming `what`. It sleeps with `Task.sleep`, so
+/// the cooperative pool is never blocked.
+public func waitUntil(_ what: String, timeout: Double = 15, _ condition: @Sendable () -> Bool) async throws {
+    let deadline = Date().addingTimeInterval(timeout)
+    while !condition() {
+        if Date() > deadline {
+            if condition() { return }  // the last look
+            throw TestSupportError("timed out waiting for \(what)")
+        }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+}
+
 /// Resumes a continuation once, with whichever result comes first.
 private final class TimeoutGate<T: Sendable>: @unchecked Sendable {
     private let lock = NSLock()

@@ -237,6 +237,7 @@ struct SparkplugHost: Sendable {
             return .rejected(DeadLetterError(.badProtobuf, "NBIRTH without a seq in 0…255"))
         }
         if let t = payload.timestamp, let last = nodes[n].birthTimestamp, t <= last { return .duplicate }
+        if nodes[n].born, Self.bdSeq(payload) == nodes[n].bdSeq { applyBeforeRebirth(n, birthTs: payload.timestamp) }
         // Messages of the previous session still waiting: given up (the BIRTH's totals count
         // their units); those already of this session stay and are applied in order below.
         let waiting = nodes[n].buffer
@@ -260,6 +261,26 @@ struct SparkplugHost: Sendable {
         drainInOrder(n)
         dirty.insert(n)
         return .accepted
+    }
+
+    /// A rebirth of the running session (same `bdSeq`: the node answers a rebirth request):
+    /// the messages waiting behind a gap that were sent before it belong to this session, so
+    /// the gap is given up (counted missing) and they are applied first, in `seq` order, in the
+    /// windows of their own timestamps — their states included. The BIRTH then counts only
+    /// what never came. (Dropping them, as for a new session, would move their units to the
+    /// BIRTH's time and lose their state changes.) Those not older than the BIRTH stay waiting.
+    private mutating func applyBeforeRebirth(_ n: Int, birthTs: Int64?) {
+        guard !nodes[n].buffer.isEmpty, birthTs != nil else { return }
+        var before: [SparkplugBuffered] = []
+        var after: [SparkplugBuffered] = []
+        for b in nodes[n].buffer {
+            if Self.older(b, than: birthTs) { before.append(b) } else { after.append(b) }
+        }
+        guard !before.isEmpty else { return }
+        nodes[n].buffer = before
+        flushBuffer(n, requestRebirth: false)
+        nodes[n].buffer = after
+        nodes[n].waitingSince = after.map(\.arrived).min()
     }
 
     /// Whether a waiting message was sent before a BIRTH at `birthTs` (a message of the
