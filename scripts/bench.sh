@@ -10,6 +10,8 @@
 #   1b. backlog drain: the same stream published at QoS 1 while each subscriber's persistent
 #      session is away, then the subscriber starts and drains the broker's queue — the
 #      subscriber is the bottleneck here (a plant backfilling, a daemon catching up);
+#   1c. Sparkplug B end to end beside the JSON path: takt-sim --dialect takt|sparkplug at full
+#      speed into taktd (issue 13);
 #   2. in process (takt-bench): decode + validate + dedup + windows on one core — JSON, and
 #      Sparkplug B NDATA/DDATA (the same plant and days as edge nodes, takt-sim's encoder) —, store
 #      commit per 10,000 events, and peak RSS of taktd for a 1,000-line × 4-station plant;
@@ -20,7 +22,7 @@
 #      1,000 / 10,000 / 50,000 msg/s for FRESH_SECONDS (30) at QoS 1, then QoS 0, into taktd, and
 #      times each output unit from its publish to the metrics row (1m) that includes it.
 # Environment: RUNS (3), N (300000), SCRATCH (.build-bench), OUT (docs/BENCHMARKS.md),
-# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,inproc,live,rss,plan,fresh
+# KEEP=1 keeps the work directory, ONLY=… picks steps among e2e,drain,dialects,inproc,live,rss,plan,fresh
 # (default: all but rss, which takes ≈ 4 min a run), SUBJECTS="a b" / QOS="0" narrow the end-to-end step while
 # working on one of them (the written table then shows only those). FRESH_RATES ("1000 10000
 # 50000"), FRESH_SECONDS (30; FRESH_SECONDS=5 is the quick mode) shape step 4. BIN=DIR with
@@ -34,9 +36,10 @@ RUNS=${RUNS:-3}
 N=${N:-300000}
 SCRATCH=${SCRATCH:-.build-bench}
 OUT=${OUT:-docs/BENCHMARKS.md}
-ONLY=${ONLY:-e2e,drain,inproc,live,plan,fresh}  # add rss for the 4,000-station peak RSS (slow)
+ONLY=${ONLY:-e2e,drain,dialects,inproc,live,plan,fresh}  # add rss for the 4,000-station peak RSS (slow)
 FRESH_RATES=${FRESH_RATES:-1000 10000 50000}
 FRESH_SECONDS=${FRESH_SECONDS:-30}
+FRESH_SSE_RATES=${FRESH_SSE_RATES:-1000 10000}
 BUILD_LOCK=${BUILD_LOCK:-/tmp/swift-build.lock}
 PLANT=Config/plant-bishan.yaml
 WORK=$(mktemp -d /tmp/takt-bench.XXXXXX)
@@ -121,8 +124,8 @@ start_taktd() {  # DATA_DIR INSTANCE LOG [PLANT [HTTP_ADDR]]
 # Python process reads site_counters every 10 ms on one read-only connection: a `sqlite3` shell
 # started every 20 ms cost ~5 % of the 2 cores while (b) ran, CPU the bare subscriber (a) did
 # not have to share (figures before issue 16 were measured that way).
-wait_committed() {  # DATA_DIR
-  DONE_WALL=$(python3 - "$1/takt.sqlite" "$N" <<'PY'
+wait_committed() {  # DATA_DIR [COUNT (default N)]
+  DONE_WALL=$(python3 - "$1/takt.sqlite" "${2:-$N}" <<'PY'
 import sqlite3, sys, time
 path, n = sys.argv[1], int(sys.argv[2])
 deadline, db = time.time() + 300, None
@@ -293,6 +296,48 @@ if want drain; then
     R[drain-$s]=$(median < "$WORK/drain-rate-$s")
     R[drain-runs-$s]=$(paste -sd, "$WORK/drain-rate-$s" | sed 's/,/, /g')
     R[drain-lost-$s]=$(sort -u "$WORK/drain-lost-$s" | paste -sd/)
+  done
+fi
+
+# --- 1c. Sparkplug B end to end, beside the JSON path (issue 13) ------------------------------
+# takt-sim publishes Config/plant-dialects.yaml (the demo site, every station also a Sparkplug
+# edge node or device) for DIALECT_HOURS simulated hours at full speed, QoS 1, once as Takt JSON
+# and once as Sparkplug B, into taktd; rate = the truth's published messages / (the
+# simulator's start → the store's site counters hold them all). The publisher is the simulator
+# here, so both dialects share its pace: the figure says whether decoding Sparkplug slows taktd
+# below it.
+DIALECT_HOURS=${DIALECT_HOURS:-120}
+if want dialects; then
+  for run in $(seq "$RUNS"); do
+    for dialect in takt sparkplug; do
+      start_broker
+      data="$WORK/taktd-dialect-$dialect-$run"
+      start_taktd "$data" "dialect$dialect$run" "$WORK/dialect-$dialect-$run.log" Config/plant-dialects.yaml
+      start_wall=$(now)
+      "$BIN/takt-sim" --plant Config/plant-dialects.yaml --broker "mqtt://127.0.0.1:$PORT" --dialect "$dialect" --speed max \
+        --duration "${DIALECT_HOURS}h" --seed 5 --truth "$WORK/dialect-$dialect-$run.json" > /dev/null 2> "$WORK/dialect-$dialect-$run.sim"
+      sim_wall=$(now)
+      published=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["messages"]["published"])' "$WORK/dialect-$dialect-$run.json")
+      wait_committed "$data" "$published"
+      counted=$(counted "$data/takt.sqlite")
+      rate=$(awk -v n="$published" -v a="$start_wall" -v b="$DONE_WALL" 'BEGIN {printf "%.0f", n / (b - a)}')
+      sim_rate=$(awk -v n="$published" -v a="$start_wall" -v b="$sim_wall" 'BEGIN {printf "%.0f", n / (b - a)}')
+      log "dialect $dialect run $run: $published messages, $rate msg/s committed (the simulator published at $sim_rate msg/s; counted $counted)"
+      echo "$rate" >> "$WORK/dialect-$dialect-rate"
+      echo "$sim_rate" >> "$WORK/dialect-$dialect-sim"
+      echo "$(( published - counted ))" >> "$WORK/dialect-$dialect-lost"
+      R[dialect-$dialect-n]=$published
+      stop_pid $TAKTD_PID
+      rm -rf "$data"
+      stop_pid $BROKER_PID
+      rm -rf "$WORK/broker-$PORT"
+    done
+  done
+  for dialect in takt sparkplug; do
+    R[dialect-$dialect]=$(median < "$WORK/dialect-$dialect-rate")
+    R[dialect-$dialect-sim]=$(median < "$WORK/dialect-$dialect-sim")
+    R[dialect-$dialect-runs]=$(paste -sd, "$WORK/dialect-$dialect-rate" | sed 's/,/, /g')
+    R[dialect-$dialect-lost]=$(sort -u "$WORK/dialect-$dialect-lost" | paste -sd/)
   done
 fi
 
@@ -467,19 +512,28 @@ fi
 # --- 4. freshness ---------------------------------------------------------------------------
 # One run: a fresh broker and taktd, fresh_bench at QOS and RATE for FRESH_SECONDS; its line of
 # key value pairs goes to the run's .out file.
-run_fresh() {  # QOS RATE RUN
+run_fresh() {  # QOS (0, 1, or sse: QoS 1, timed to the live stream's events) RATE RUN
   local out="$WORK/fresh-q$1-r$2-$3" data="$WORK/taktd-fresh"
   start_broker
-  start_taktd "$data" "fresh$1$2$3" "$out.log"
-  "$WORK/fresh_bench" "$PORT" "$1" "$2" "$FRESH_SECONDS" 60 > "$out.out" 2> "$out.err" || { log "fresh_bench failed"; cat "$out.err" >&2; }
+  if [ "$1" = sse ]; then
+    local hp
+    hp=$(free_port)
+    start_taktd "$data" "fresh$1$2$3" "$out.log" "$PLANT" "127.0.0.1:$hp"
+    SSE_PORT=$hp "$WORK/fresh_bench" "$PORT" 1 "$2" "$FRESH_SECONDS" 60 > "$out.out" 2> "$out.err" || { log "fresh_bench failed"; cat "$out.err" >&2; }
+  else
+    start_taktd "$data" "fresh$1$2$3" "$out.log"
+    "$WORK/fresh_bench" "$PORT" "$1" "$2" "$FRESH_SECONDS" 60 > "$out.out" 2> "$out.err" || { log "fresh_bench failed"; cat "$out.err" >&2; }
+  fi
   stop_pid $TAKTD_PID
   rm -rf "$data"
   stop_pid $BROKER_PID
   rm -rf "$WORK/broker-$PORT"
 }
 if want fresh; then
-  for qos in ${QOS:-1 0}; do
-    for rate in $FRESH_RATES; do
+  for qos in ${QOS:-1 0} sse; do
+    rates=$FRESH_RATES
+    [ "$qos" = sse ] && rates=$FRESH_SSE_RATES
+    for rate in $rates; do
       for run in $(seq "$RUNS"); do
         run_fresh "$qos" "$rate" "$run"
         log "freshness QoS $qos, $rate msg/s, run $run: $(cat "$WORK/fresh-q$qos-r$rate-$run.out")"
@@ -544,8 +598,14 @@ section="$WORK/section.md"
     echo "Runs (msg/s): QoS 1 a: ${R[runs-a-1]}; b: ${R[runs-b-1]}; c: ${R[runs-c-1]}."
     echo "QoS 0 a: ${R[runs-a-0]}; b: ${R[runs-b-0]}; c: ${R[runs-c-0]}."
     echo "\`taktd\`'s own CPU (user + system) per run of (b): QoS 1 ${R[cpu-runs-b-1]:-?} s; QoS 0 ${R[cpu-runs-b-0]:-?} s."
+    for qos in 1 0; do
+      R[ba-runs-$qos]=$(paste -d' ' "$WORK/rate-b-$qos" "$WORK/rate-a-$qos" 2>/dev/null | awk '{printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $2}')
+      R[ba-median-$qos]=$(paste -d' ' "$WORK/rate-b-$qos" "$WORK/rate-a-$qos" 2>/dev/null | awk '{printf "%.4f\n", $1 / $2}' | median)
+    done
+    echo "b/a run by run (each run's (a) and (b) back to back): QoS 1 ${R[ba-runs-1]:-?} (median $(printf "%.2f" "${R[ba-median-1]:-0}")); QoS 0 ${R[ba-runs-0]:-?} (median $(printf "%.2f" "${R[ba-median-0]:-0}"))."
     echo
-    echo "Issue 16's targets: b/a ≥ 1.0 at QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-a-1]}")" 1.0 higher), ≥ 0.95 at QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-a-0]}")" 0.95 higher)."
+    echo "Issue 16's targets, b/a ≥ 1.0 at QoS 1 and ≥ 0.95 at QoS 0 — as the ratio of the medians: QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-a-1]}")" 1.0 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-a-0]}")" 0.95 higher);"
+    echo "as the median of the runs' own ratios: QoS 1 $(verdict "${R[ba-median-1]:-}" 1.0 higher), QoS 0 $(verdict "${R[ba-median-0]:-}" 0.95 higher)."
     echo "Targets: b/a ≥ 0.9 — QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-a-1]}")" 0.9 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-a-0]}")" 0.9 higher);"
     echo "b/c ≥ 3 — QoS 1 $(verdict "$(ratio "${R[rate-b-1]}" "${R[rate-c-1]}")" 3 higher), QoS 0 $(verdict "$(ratio "${R[rate-b-0]}" "${R[rate-c-0]}")" 3 higher);"
     echo "nothing lost — $( [ "${R[lost-b-1]}" = 0 ] && [ "${R[lost-b-0]}" = 0 ] && echo "**met** by taktd (every message accepted and committed, both QoS)" || echo "**missed**: taktd lost ${R[lost-b-1]} (QoS 1) / ${R[lost-b-0]} (QoS 0)")."
@@ -565,6 +625,23 @@ section="$WORK/section.md"
     echo "| $(fmt "${R[drain-a]}") | **$(fmt "${R[drain-b]}")** | $(fmt "${R[drain-c]}") | **$(ratio "${R[drain-b]}" "${R[drain-a]}")** | **$(ratio "${R[drain-b]}" "${R[drain-c]}")** | ${R[drain-lost-a]} / ${R[drain-lost-b]} / ${R[drain-lost-c]} |"
     echo
     echo "Runs (msg/s): a: ${R[drain-runs-a]}; b: ${R[drain-runs-b]}; c: ${R[drain-runs-c]}."
+  fi
+  if want dialects; then
+    echo
+    echo "### 1c. Sparkplug B end to end, beside the JSON path"
+    echo
+    echo "\`takt-sim --dialect takt|sparkplug --speed max\` publishes \`Config/plant-dialects.yaml\` (the demo site,"
+    echo "every station also a Sparkplug edge node or device) for $DIALECT_HOURS simulated hours at QoS 1 into \`taktd\`."
+    echo "messages/s = the truth's published messages / (the simulator's start → all of them counted in the store)."
+    echo "The simulator is the publisher for both, so it sets the pace; its own publishing rate is given beside."
+    echo
+    echo "| dialect | messages | taktd, msg/s committed | the simulator published, msg/s | lost | runs |"
+    echo "| --- | --- | --- | --- | --- | --- |"
+    for dialect in takt sparkplug; do
+      echo "| $dialect | $(fmt "${R[dialect-$dialect-n]}") | **$(fmt "${R[dialect-$dialect]}")** | $(fmt "${R[dialect-$dialect-sim]}") | ${R[dialect-$dialect-lost]} | ${R[dialect-$dialect-runs]} |"
+    done
+    echo
+    echo "Sparkplug B / JSON: **$(ratio "${R[dialect-sparkplug]}" "${R[dialect-takt]}")×** end to end."
   fi
   if want inproc || want rss; then
     echo
@@ -632,12 +709,16 @@ section="$WORK/section.md"
     echo
     echo "| QoS | rate, msg/s | reached, msg/s | p50 ms | p99 ms | max ms | missing | p99 runs |"
     echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
-    for qos in ${QOS:-1 0}; do for rate in $FRESH_RATES; do
-      echo "| $qos | $(fmt "$rate") | $(fmt "${R[fresh-publish_rate-$qos-$rate]}") | ${R[fresh-p50_ms-$qos-$rate]} | **${R[fresh-p99_ms-$qos-$rate]}** | ${R[fresh-max_ms-$qos-$rate]} | ${R[fresh-missing-$qos-$rate]} | ${R[fresh-runs-p99_ms-$qos-$rate]} |"
+    for qos in ${QOS:-1 0} sse; do
+      rates=$FRESH_RATES
+      [ "$qos" = sse ] && rates=$FRESH_SSE_RATES
+      for rate in $rates; do
+      echo "| $( [ "$qos" = sse ] && echo "1, timed to the live stream (\`/api/v1/live\` SSE)" || echo "$qos") | $(fmt "$rate") | $(fmt "${R[fresh-publish_rate-$qos-$rate]}") | ${R[fresh-p50_ms-$qos-$rate]} | **${R[fresh-p99_ms-$qos-$rate]}** | ${R[fresh-max_ms-$qos-$rate]} | ${R[fresh-missing-$qos-$rate]} | ${R[fresh-runs-p99_ms-$qos-$rate]} |"
     done; done
     echo
     echo "Targets: p99 ≤ 100 ms at 1,000 msg/s — QoS 1 $(verdict "${R[fresh-p99_ms-1-1000]:-}" 100 lower), QoS 0 $(verdict "${R[fresh-p99_ms-0-1000]:-}" 100 lower);"
     echo "p99 ≤ 300 ms at 10,000 msg/s — QoS 1 $(verdict "${R[fresh-p99_ms-1-10000]:-}" 300 lower), QoS 0 $(verdict "${R[fresh-p99_ms-0-10000]:-}" 300 lower)."
+    echo "The live stream (SSE, the same units at QoS 1, read by fresh_bench over HTTP/1.0 from \`taktd --http\`): p99 ${R[fresh-p99_ms-sse-1000]:-?} ms at 1,000 msg/s, ${R[fresh-p99_ms-sse-10000]:-?} ms at 10,000."
   fi
   echo "<!-- bench:end -->"
 } > "$section"

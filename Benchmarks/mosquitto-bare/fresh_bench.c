@@ -11,6 +11,9 @@
  *     a row of that window arrives with good + scrap >= k (units of one station arrive in
  *     order on one connection, so the count only grows). Latency = that arrival − the moment
  *     the unit was handed to mosquitto_publish.
+ * With SSE_PORT=N in the environment the rows are read from taktd's live stream instead
+ * (`GET /api/v1/live?site=SITE` on 127.0.0.1:N, HTTP/1.0, its `window` events): the same unit,
+ * timed to the Server-Sent Event that includes it.
  * After the last publish it waits up to DRAIN seconds for every output unit to be seen, then
  * prints one line of key value pairs: sent, the publish rate reached, units measured, units
  * never seen (missing), and p50 / p99 / max latency in ms.
@@ -18,8 +21,11 @@
  *   cc -O2 -o fresh_bench fresh_bench.c $(pkg-config --cflags --libs libmosquitto) -lpthread -lm
  *   fresh_bench PORT QOS RATE SECONDS [DRAIN [SITE [LINES]]]   (DRAIN 60, SITE bishan, LINES 16)
  */
+#include <arpa/inet.h>
 #include <math.h>
 #include <mosquitto.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,17 +100,12 @@ static void on_subscribe(struct mosquitto *m, void *obj, int mid, int n, const i
     atomic_store(&subscribed, 1);
 }
 
-static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
-    (void)m; (void)obj;
-    double now = mono();
-    /* takt/v1/metrics/SITE/blade-NN/1m */
-    const char *dash = strstr(msg->topic, "/blade-");
-    if (!dash) return;  /* _site */
-    int line = atoi(dash + 7) - 1;
+/* One `1m` row of line `line` (0-based) arrived at `now`: the output units it covers are seen. */
+static void row_arrived(const char *json, int len, int line, double now) {
     if (line < 0 || line >= lines) return;
-    long start = json_int(msg->payload, msg->payloadlen, "start");
-    long good = json_int(msg->payload, msg->payloadlen, "good");
-    long scrap = json_int(msg->payload, msg->payloadlen, "scrap");
+    long start = json_int(json, len, "start");
+    long good = json_int(json, len, "good");
+    long scrap = json_int(json, len, "scrap");
     if (start < first_minute || good < 0 || scrap < 0) return;
     long w = (start - first_minute) / 60000;
     if (w >= windows) return;
@@ -118,6 +119,64 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     }
     if (count > covered[slot]) covered[slot] = count;
     pthread_mutex_unlock(&lock);
+}
+
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
+    (void)m; (void)obj;
+    double now = mono();
+    /* takt/v1/metrics/SITE/blade-NN/1m */
+    const char *dash = strstr(msg->topic, "/blade-");
+    if (!dash) return;  /* _site */
+    row_arrived(msg->payload, msg->payloadlen, atoi(dash + 7) - 1, now);
+}
+
+/* The live stream's reader (SSE_PORT): each `data:` line holding a line's `1m` row. */
+static int sse_port;
+static atomic_int sse_stop;
+static void *sse_reader(void *arg) {
+    (void)arg;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((unsigned short)sse_port)};
+    inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) { fprintf(stderr, "fresh_bench: no live stream\n"); exit(1); }
+    char request[256];
+    int n = snprintf(request, sizeof request, "GET /api/v1/live?site=%s HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n", site);
+    if (write(fd, request, n) != n) { fprintf(stderr, "fresh_bench: live stream request failed\n"); exit(1); }
+    static char buffer[1 << 20];
+    size_t used = 0;
+    int headers_done = 0;
+    struct timeval timeout = {0, 200000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    while (!atomic_load(&sse_stop)) {
+        ssize_t got = read(fd, buffer + used, sizeof buffer - used - 1);
+        if (got == 0) break;
+        if (got < 0) continue;  /* the time-out: look at sse_stop */
+        double now = mono();
+        used += (size_t)got;
+        buffer[used] = 0;
+        char *line = buffer;
+        if (!headers_done) {
+            char *end = strstr(buffer, "\r\n\r\n");
+            if (!end) continue;
+            if (!strstr(buffer, " 200")) { fprintf(stderr, "fresh_bench: live stream refused: %.80s\n", buffer); exit(1); }
+            headers_done = 1;
+            atomic_store(&subscribed, 1);
+            line = end + 4;
+        }
+        char *newline;
+        while ((newline = memchr(line, '\n', buffer + used - line))) {
+            *newline = 0;
+            if (strncmp(line, "data:", 5) == 0 && strstr(line, "\"window\":\"1m\"")) {
+                const char *blade = strstr(line, "\"line\":\"blade-");
+                if (blade) row_arrived(line, (int)(newline - line), atoi(blade + 14) - 1, now);
+            }
+            line = newline + 1;
+        }
+        used = (size_t)(buffer + used - line);
+        memmove(buffer, line, used);
+    }
+    close(fd);
+    return NULL;
 }
 
 static void on_pub_connect(struct mosquitto *m, void *obj, int rc) {
@@ -169,14 +228,21 @@ int main(int argc, char **argv) {
 
     mosquitto_lib_init();
     char id[64];
-    snprintf(id, sizeof id, "fresh-sub-%d", (int)getpid());
-    struct mosquitto *sub = mosquitto_new(id, true, NULL);
-    mosquitto_int_option(sub, MOSQ_OPT_TCP_NODELAY, 1);
-    mosquitto_connect_callback_set(sub, on_sub_connect);
-    mosquitto_subscribe_callback_set(sub, on_subscribe);
-    mosquitto_message_callback_set(sub, on_message);
-    if (mosquitto_connect(sub, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) { fprintf(stderr, "fresh_bench: connect failed\n"); return 1; }
-    mosquitto_loop_start(sub);
+    struct mosquitto *sub = NULL;
+    pthread_t sse_thread;
+    sse_port = getenv("SSE_PORT") ? atoi(getenv("SSE_PORT")) : 0;
+    if (sse_port > 0) {
+        pthread_create(&sse_thread, NULL, sse_reader, NULL);
+    } else {
+        snprintf(id, sizeof id, "fresh-sub-%d", (int)getpid());
+        sub = mosquitto_new(id, true, NULL);
+        mosquitto_int_option(sub, MOSQ_OPT_TCP_NODELAY, 1);
+        mosquitto_connect_callback_set(sub, on_sub_connect);
+        mosquitto_subscribe_callback_set(sub, on_subscribe);
+        mosquitto_message_callback_set(sub, on_message);
+        if (mosquitto_connect(sub, "127.0.0.1", port, 60) != MOSQ_ERR_SUCCESS) { fprintf(stderr, "fresh_bench: connect failed\n"); return 1; }
+        mosquitto_loop_start(sub);
+    }
 
     snprintf(id, sizeof id, "fresh-pub-%d", (int)getpid());
     struct mosquitto *pub = mosquitto_new(id, true, NULL);
@@ -235,19 +301,24 @@ int main(int argc, char **argv) {
         usleep(10000);
     }
     mosquitto_disconnect(pub);
-    mosquitto_disconnect(sub);
     mosquitto_loop_stop(pub, false);
-    mosquitto_loop_stop(sub, false);
+    if (sub) {
+        mosquitto_disconnect(sub);
+        mosquitto_loop_stop(sub, false);
+    } else {
+        atomic_store(&sse_stop, 1);
+        pthread_join(sse_thread, NULL);
+    }
 
     pthread_mutex_lock(&lock);
     qsort(latencies, measured, sizeof(double), compare);
-    printf("qos %d rate %.0f seconds %.1f sent %ld publish_rate %.0f units %ld measured %ld missing %ld rows %ld "
+    printf("%sqos %d rate %.0f seconds %.1f sent %ld publish_rate %.0f units %ld measured %ld missing %ld rows %ld "
            "p50_ms %.1f p99_ms %.1f max_ms %.1f\n",
-           qos, rate, seconds, sent, sent / publish_s, expected, measured, expected - seen, rows_received,
+           sub ? "" : "via sse ", qos, rate, seconds, sent, sent / publish_s, expected, measured, expected - seen, rows_received,
            percentile(0.50) * 1000, percentile(0.99) * 1000, measured ? latencies[measured - 1] * 1000 : NAN);
     pthread_mutex_unlock(&lock);
     mosquitto_destroy(pub);
-    mosquitto_destroy(sub);
+    if (sub) mosquitto_destroy(sub);
     mosquitto_lib_cleanup();
     return 0;
 }
