@@ -33,7 +33,7 @@ struct SiteTotalsTests {
         var compared = 0
         var mismatches: [String] = []
         for (i, batch) in batches.enumerated() {
-            let rows = try await store.commit(batch, returning: .outputStations)
+            let rows = try await PostgresStoreTests.commitRetrying(store, batch)
             var windows: [SiteTotals.WindowID] = []
             for (row, ideal) in zip(rows, batch.idealCycles(of: rows)) {
                 totals.apply(SiteMember(row: row, idealCycleS: ideal))
