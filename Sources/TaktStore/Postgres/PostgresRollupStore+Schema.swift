@@ -123,10 +123,18 @@ extension PostgresRollupStore {
 
     /// Creates the migrations table and applies every migration not applied yet, each in its own
     /// transaction, under a transaction-level advisory lock (concurrent daemons migrate once).
+    /// A migration's transaction is exempt from the session's `idle_in_transaction_session_timeout`
+    /// (5 s, there so that a stopped daemon cannot hold lease rows): a process whose tasks stall
+    /// between two of its statements — a loaded start-up; a CI dry run saw every attempt to open
+    /// a store fail with "the connection to the server is closed" — must not lose the connection
+    /// half-way. It holds only the migration lock, which only other migrations wait for.
+    static let noIdleTimeout: PostgresQuery = "SET LOCAL idle_in_transaction_session_timeout = 0"
+
     static func migrate(_ client: PostgresClient, location: StoreURL.PostgresLocation, logger: Logger) async throws {
         // Under the lock too: two daemons' concurrent CREATE TABLE IF NOT EXISTS can both try to
         // create it (a unique-key error from the catalogue).
         try await client.checkedTransaction(logger: logger) { connection in
+            try await connection.checkedQuery(noIdleTimeout, logger: logger)
             try await connection.checkedQuery("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
             try await connection.checkedQuery("""
                 CREATE TABLE IF NOT EXISTS takt_migrations (
@@ -137,6 +145,7 @@ extension PostgresRollupStore {
         try checkNotNewer(applied, location: location, program: "taktd")
         for migration in migrations where !applied.contains(migration.id) {
             try await client.checkedTransaction(logger: logger) { connection in
+                try await connection.checkedQuery(noIdleTimeout, logger: logger)
                 try await connection.checkedQuery("SELECT pg_advisory_xact_lock(\(migrationLockKey))", logger: logger)
                 // Another daemon may have applied it while we waited for the lock.
                 let done = try await connection.checkedQuery(
