@@ -184,7 +184,8 @@ struct SharedLinesTests {
             throw error
         }
         d.process?.signal(SIGTERM)
-        #expect(await d.process?.exit(timeout: 20) == 0, "\(d.log())")
+        // Its last commit alone took 3.4 s in a CI dry run; it then stops and releases its lease.
+        #expect(await d.process?.exit(timeout: 45) == 0, "\(d.log())")
         #expect(await sim.exit(timeout: 300) == 0, "\(harness.log("sim.log"))")
         try await Self.waitForBalance(postgres, counts: [2, 2, 2], timeout: 60)
 
