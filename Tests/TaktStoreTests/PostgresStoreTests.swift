@@ -11,7 +11,7 @@ import TaktCore
 @Suite("PostgreSQL store", .serialized, .timeLimit(.minutes(3)))
 struct PostgresStoreTests {
     /// Opens the store; a "no answer" (or a connection closed under the first statements, seen in
-    /// a CI dry run) while the server is up is tried again (twice): the pool's
+    /// a CI dry run) while the server is up is tried again (for up to 150 s): the pool's
     /// background task runs on Swift Testing's cooperative pool, which other suites' blocking
     /// work starves for tens of seconds at the start of a 2-core CI run (seen: the server
     /// answered `psql`, the client's 30 s open deadline passed). Other errors are not retried.
@@ -40,16 +40,22 @@ struct PostgresStoreTests {
 
     static func open(_ server: PostgresServer, readOnly: Bool = false) async throws -> PostgresRollupStore {
         guard case .postgres(let location) = try StoreURL(parsing: server.url()) else { throw TestSupportError("not a postgres URL") }
-        for attempt in 1...3 {
+        // Tried again for up to 150 s: three CI dry runs saw the whole test process stall for
+        // 30 s and more about 150 s into the full suite, and every attempt inside that stretch fail.
+        let deadline = ContinuousClock.now + .seconds(150)
+        for attempt in 1...60 {
             do {
                 return try await PostgresRollupStore(location: location, readOnly: readOnly)
             } catch let error as StoreError {
-                guard Self.isStartupHiccup(error), attempt < 3, server.isRunning else {
+                let late = ContinuousClock.now >= deadline
+                guard Self.isStartupHiccup(error), attempt < 60, !late, server.isRunning else {
                     throw error
                 }
+                print("PostgreSQL test store: opening again after \(error)")
+                try await Task.sleep(for: .seconds(2))
             }
         }
-        throw TestSupportError("unreachable: the third attempt returns or throws")
+        throw TestSupportError("unreachable: the last attempt returns or throws")
     }
 
     /// Random batches over 2 sites × 3 lines × 2 stations and the three tiers: overlapping keys
