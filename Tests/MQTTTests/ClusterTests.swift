@@ -6,7 +6,7 @@ import TestSupport
 
 /// A 3-node NATS JetStream cluster's MQTT interface (Debian's `nats-server` 2.9): what a client
 /// with every node in its list keeps when the node it is connected to dies.
-@Suite("NATS cluster: a node dies under a client", .serialized)
+@Suite("NATS cluster: a node dies under a client", .serialized, .ownThreads)
 struct ClusterTests {
     @Test("the subscriber's node is killed mid-stream: the persistent session resumes on another node and every QoS 1 message arrives")
     func subscriberNodeKilled() async throws {

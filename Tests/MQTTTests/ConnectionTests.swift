@@ -3,7 +3,7 @@ import MQTT
 import Testing
 import TestSupport
 
-@Suite("Connections: reconnect, credentials, TLS, will")
+@Suite("Connections: reconnect, credentials, TLS, will", .ownThreads)
 struct ConnectionTests {
     @Test("the broker restarts on the same port: the client reconnects, re-subscribes and receives")
     func reconnectsAfterBrokerRestart() async throws {

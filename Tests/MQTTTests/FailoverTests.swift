@@ -6,7 +6,7 @@ import TestSupport
 /// Several brokers in `Configuration.alternateBrokers`: tried in turn on connect and reconnect.
 /// Two independent Mosquittos stand in for the nodes here (they share no session); the NATS
 /// cluster test below shares one.
-@Suite("Failover between the nodes of a broker")
+@Suite("Failover between the nodes of a broker", .ownThreads)
 struct FailoverTests {
     @Test("the first connect goes on to the next node when one cannot be reached")
     func firstConnectTriesTheNext() async throws {

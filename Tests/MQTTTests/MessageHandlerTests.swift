@@ -8,7 +8,7 @@ import TestSupport
 /// `Configuration.messageHandler`: messages handed over in place on the network thread, read in
 /// bursts, each burst ended (`messageBatchEnded`) before any of its PUBACKs is written — what
 /// the daemon's journal relies on.
-@Suite("Message handler (in place, batched, PUBACK after the batch)")
+@Suite("Message handler (in place, batched, PUBACK after the batch)", .ownThreads)
 struct MessageHandlerTests {
     /// What a handler saw, copied out of libmosquitto's buffers.
     final class Seen: Sendable {

@@ -4,7 +4,7 @@ import Testing
 import TestSupport
 
 /// Round trips through a real Mosquitto started for each test.
-@Suite("Publish and subscribe against a real Mosquitto")
+@Suite("Publish and subscribe against a real Mosquitto", .heavyweight)
 struct PublishSubscribeTests {
     static func client(_ broker: MosquittoBroker, _ id: String? = nil, cleanSession: Bool = true,
                        version: MQTTProtocolVersion = .v311) throws -> MQTTClient {

@@ -5,7 +5,7 @@ import TestSupport
 
 /// The stateful fuzzer of issue 11 (Tests/Fuzz, `make fuzz` runs it for longer): seeded, so a
 /// failure names a case seed that `takt-fuzz case SEED` replays step by step.
-@Suite("Stateful fuzz")
+@Suite("Stateful fuzz", .heavyweight)
 struct StatefulFuzzTests {
     /// 50,000 short sequences (the `quick` profile: no multi-day spans, few floods) through two
     /// engines with restores at random commits, every check after every step.

@@ -8,7 +8,7 @@ import Glibc
 
 /// DESIGN.md property 1 (nothing lost, nothing twice) under the two failures that matter:
 /// the daemon killed at random moments, and the broker restarted mid-run.
-@Suite("Chaos: kill -9 and broker restarts", .serialized)
+@Suite("Chaos: kill -9 and broker restarts", .serialized, .heavyweight)
 struct ChaosTests {
     @Test("kill -9 the daemon at 10 random moments of a ≥ 200,000-message run: the rollups still equal the truth")
     func killNine() async throws {

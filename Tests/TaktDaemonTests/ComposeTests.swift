@@ -7,7 +7,7 @@ import Yams
 /// the Compose specification's JSON schema with a real validator, for every command and flag it
 /// gives our binaries against their `--help`, and for the secure profile: the broker published on
 /// the host's loopback only, with the configuration, ACL, certificates and logins it needs.
-@Suite("docker-compose.yml")
+@Suite("docker-compose.yml", .ownThreads)
 struct ComposeTests {
     static let composeFile = TaktBinaries.file("docker-compose.yml")
 

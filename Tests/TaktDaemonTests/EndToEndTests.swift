@@ -9,7 +9,7 @@ import Glibc
 
 /// Contract sections 1–5 through the real binaries: takt-sim → Mosquitto → taktd → SQLite →
 /// takt query, compared with the simulator's exact truth.
-@Suite("taktd end to end (real Mosquitto, real SQLite)", .serialized)
+@Suite("taktd end to end (real Mosquitto, real SQLite)", .serialized, .heavyweight)
 struct EndToEndTests {
     static let faults = "dup=0.01,reorder=0.01,malformed=0.001,reboot=0.0005"
 
@@ -90,7 +90,7 @@ struct EndToEndTests {
 }
 
 /// Bounded storage: `1m` rows behind `minute_retention` are deleted, `1h`/`1d` rows stay exact.
-@Suite("taktd retention", .serialized)
+@Suite("taktd retention", .serialized, .heavyweight)
 struct RetentionTests {
     @Test("with max_age 2h and minute_retention 3h, 1m rows older than the horizon − 3h are gone after shutdown; 1h rows still equal the truth")
     func minuteRows() async throws {

@@ -34,7 +34,7 @@ struct SmallDisk {
 /// Store and disk faults on real files under a running daemon: nothing it acknowledged is
 /// lost, it keeps running (store faults: commits retry) or stops without acknowledging (journal
 /// faults), and once the fault clears the rollups equal what was sent.
-@Suite("Faults: disks full or read-only, a store locked by another process", .serialized)
+@Suite("Faults: disks full or read-only, a store locked by another process", .serialized, .heavyweight)
 struct FaultTests {
     /// Starts takt-sim at full speed (QoS 1) in the background; returns it and its truth path.
     static func startSimulator(_ harness: DaemonHarness, duration: String, seed: Int) throws -> (ChildProcess, String) {

@@ -12,7 +12,7 @@ import Glibc
 /// as the intake goes idle, not at the end of `commit_interval_ms` — a minute here, so a daemon
 /// that waited for it would fail these tests' time-outs (which only catch hangs; the timings are
 /// `make bench`'s freshness step) — and such commits stay exactly once across a `kill -9`.
-@Suite("taktd commits when the intake goes idle", .serialized)
+@Suite("taktd commits when the intake goes idle", .serialized, .heavyweight)
 struct FreshnessTests {
     static let topic = "takt/v1/demo/line-a/eol/unit"
 

@@ -11,7 +11,7 @@ import FoundationNetworking
 /// on — every data source uid it names is provisioned, every SQL query runs on the real
 /// PostgreSQL schema (a daemon's store filled by the simulator) and returns rows, every metric
 /// name in its PromQL is one that taktd's /metrics exports.
-@Suite("Grafana dashboard", .serialized)
+@Suite("Grafana dashboard", .serialized, .heavyweight)
 struct GrafanaTests {
     static let dashboard = TaktBinaries.file("Config/grafana/dashboards/takt.json")
     static let datasources = TaktBinaries.file("Config/grafana/provisioning/datasources/takt.yaml")

@@ -13,7 +13,7 @@ import Glibc
 #endif
 
 /// `taktd --http ADDR`: health, Prometheus metrics and the windows API, against a real run.
-@Suite("taktd HTTP API", .serialized)
+@Suite("taktd HTTP API", .serialized, .heavyweight)
 struct HTTPTests {
     static func get(_ url: String) async throws -> (status: Int, body: Data) {
         let (data, response) = try await URLSession.shared.data(from: try #require(URL(string: url)))

@@ -16,7 +16,7 @@ import Glibc
 
 /// Issue 11's findings about the daemon around the core: configuration, the data directory,
 /// the journal's offset under dead-letter floods, the HTTP API's bounds, the store's durability.
-@Suite("taktd hardening", .serialized)
+@Suite("taktd hardening", .serialized, .heavyweight)
 struct HardeningTests {
     @Test("journal_fsync: always (or never) with journal_fsync_interval_ms is an error, in either order; interval alone still works")
     func fsyncSettingsContradict() throws {

@@ -8,7 +8,7 @@ import TestSupport
 
 /// `Intake`: the network thread's hot path (journal + aggregate in place) and its hand-over of
 /// drained batches to the committer.
-@Suite("Intake (journal, aggregate, drain)")
+@Suite("Intake (journal, aggregate, drain)", .ownThreads)
 struct IntakeTests {
     /// One line `l` with output station `eol`, site `s`.
     static let plant = Plant(site: "s", timeZone: TimeZone(identifier: "UTC")!, plannedHoursPerYear: 8000, lines: [
@@ -22,10 +22,11 @@ struct IntakeTests {
         let journal: Journal
         let intake: Intake
 
-        init(commitMaxEvents: Int, maxWait: TimeInterval = 5) throws {
+        init(commitMaxEvents: Int, maxWait: TimeInterval = 5, plant: Plant = IntakeTests.plant,
+             settings: AggregatorSettings = AggregatorSettings(maxPastMs: 0)) throws {
             directory = try TestProcess.temporaryDirectory("takt-intake")
             journal = try Journal(directory: directory, fsync: .never)
-            intake = Intake(aggregator: try Aggregator(plants: [IntakeTests.plant], settings: AggregatorSettings(maxPastMs: 0)),
+            intake = Intake(aggregator: try Aggregator(plants: [plant], settings: settings),
                             journal: journal, offset: 0,
                             sites: ["s"], commitMaxEvents: commitMaxEvents, maxWait: maxWait,
                             logger: Logger(label: "test"))
@@ -39,6 +40,18 @@ struct IntakeTests {
                 payload.withUTF8 { p in
                     intake.receive(MQTTReceivedMessage(topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p),
                                                        qos: qos, retain: false, acknowledgedAfterBatch: inBurst))
+                }
+            }
+        }
+
+        /// Hands one Sparkplug message of node g1/n1 to `Intake.receive` (borrowed bytes).
+        func sparkplug(_ type: SparkplugTopic.MessageType, _ payload: SparkplugPayload, inBurst: Bool = true) {
+            var topic = SparkplugTopic(group: "g1", type: type, node: "n1").text
+            let bytes = payload.encoded()
+            topic.withUTF8 { t in
+                bytes.withUnsafeBytes { p in
+                    intake.receive(MQTTReceivedMessage(topic: UnsafeRawBufferPointer(t), payload: p,
+                                                       qos: .atLeastOnce, retain: false, acknowledgedAfterBatch: inBurst))
                 }
             }
         }
@@ -98,6 +111,37 @@ struct IntakeTests {
         #expect(f.intake.commitDue(maxDelay: hour) == .now, "a full batch waits")
         #expect(f.intake.take(.queued)?.events == 3)
         #expect(f.intake.take(.everything) == nil)
+    }
+
+    @Test("a Sparkplug gap given up by the host's timer (tick) wakes the committer: what it applied is due now, with no other message to end a burst")
+    func sparkplugTimeoutWakesCommitter() async throws {
+        let binding = SparkplugBinding(group: "g1", node: "n1", metrics: .init(good: "Production/Good"))
+        let plant = Plant(site: "s", timeZone: TimeZone(identifier: "UTC")!, plannedHoursPerYear: 8000, lines: [
+            Plant.Line(id: "l", product: "p", idealCycleS: 6, unitKWh: 0.5, outputStation: "eol",
+                       stations: [Plant.Station(id: "eol", cycleS: 6, sparkplug: binding)]),
+        ])
+        var settings = AggregatorSettings(maxPastMs: 0)
+        settings.sparkplug.reorderTimeoutMs = 50
+        let f = try Fixture(commitMaxEvents: 1_000, plant: plant, settings: settings)
+        defer { f.remove() }
+        let t = Self.t0
+        f.sparkplug(.nbirth, SparkplugPayload(timestamp: t, seq: 0, metrics: [
+            .init(name: "bdSeq", datatype: 8, value: .long(1)),
+            .init(name: "Production/Good", alias: 1, timestamp: t, datatype: 8, value: .long(100))]))
+        f.sparkplug(.ndata, SparkplugPayload(timestamp: t + 60_000, seq: 2, metrics: [.init(alias: 1, timestamp: t + 60_000, value: .long(101))]))
+        f.intake.batchEnded()
+        // The committer commits the burst (seq 2 still waits for seq 1) and goes back to sleep.
+        #expect(f.intake.commitDue(maxDelay: .seconds(3600)) == .now)
+        _ = try #require(f.intake.take(.everything))
+        await f.intake.signal.wait(until: .now)
+        #expect(f.intake.commitDue(maxDelay: .seconds(3600)) == .nothing && !f.intake.signal.isRaised)
+        // Past the reorder timeout, the host's timer gives the gap up and applies seq 2.
+        try await Task.sleep(for: .milliseconds(120))
+        f.intake.tick()
+        #expect(f.intake.signal.isRaised, "nothing else will end a burst: the tick must wake the committer")
+        #expect(f.intake.commitDue(maxDelay: .seconds(3600)) == .now)
+        let batch = try #require(f.intake.take(.everything))
+        #expect(batch.batch.updates.contains { $0.key.tier == .minute && $0.good == 1 }, "the unit of seq 2: \(batch)")
     }
 
     @Test("dead letters travel with the batch that counts them; the daemon's own topics and $SYS are not journaled")

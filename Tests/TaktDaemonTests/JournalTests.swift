@@ -3,7 +3,7 @@ import Foundation
 import Testing
 import TestSupport
 
-@Suite("Journal")
+@Suite("Journal", .ownThreads)
 struct JournalTests {
     @Test("records read back in order with the offsets appends returned, across reopen and segments")
     func roundTrip() throws {

@@ -5,7 +5,7 @@ import Testing
 import TestSupport
 
 /// How the lines are spread over the daemons that share a store, and the settings of that mode.
-@Suite("Line balance and shared-lines settings")
+@Suite("Line balance and shared-lines settings", .ownThreads)
 struct LineBalanceTests {
     @Test("quotas: ⌈L/N⌉ for the first L mod N members by name, ⌊L/N⌋ for the rest; they add up to L")
     func quotas() {

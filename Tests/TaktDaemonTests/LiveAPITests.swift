@@ -13,7 +13,7 @@ import Glibc
 
 /// Issue 14: the ring buffers behind `/api/v1/windows`, the live stream, `/openapi.json` under
 /// schemathesis, and the alerts — against real runs of taktd, takt-sim and Mosquitto.
-@Suite("taktd live: rings, SSE, OpenAPI, alerts", .serialized)
+@Suite("taktd live: rings, SSE, OpenAPI, alerts", .serialized, .heavyweight)
 struct LiveAPITests {
     /// GET → status, the `X-Takt-Source` header, body.
     static func get(_ url: String) async throws -> (status: Int, source: String?, body: Data) {

@@ -11,7 +11,7 @@ import Glibc
 /// Issue 12, a clustered broker: takt-sim → a 3-node NATS JetStream cluster's MQTT interface →
 /// taktd, both given every node (`--broker mqtt://n1,mqtt://n2,mqtt://n3`), and the node both
 /// are connected to killed mid-run.
-@Suite("taktd on a 3-node NATS JetStream cluster", .serialized)
+@Suite("taktd on a 3-node NATS JetStream cluster", .serialized, .heavyweight)
 struct NATSClusterTests {
     @Test("the node taktd and takt-sim are connected to is killed mid-run: every line, station and window equals the truth")
     func nodeKilledMidRun() async throws {

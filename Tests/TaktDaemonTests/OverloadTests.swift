@@ -12,7 +12,7 @@ import Glibc
 
 /// Overload: the daemon stalled (its store locked) while a publisher keeps going at full speed
 /// against a broker whose queue for the daemon holds 1,000 messages.
-@Suite("Overload: back-pressure reaches the broker", .serialized)
+@Suite("Overload: back-pressure reaches the broker", .serialized, .heavyweight)
 struct OverloadTests {
     /// `VmHWM` (peak resident set, kB) of a process.
     static func peakRSSKB(_ pid: pid_t) -> Int? {

@@ -8,7 +8,7 @@ import Glibc
 
 /// `taktd --store postgres://…` end to end: real Mosquitto, real PostgreSQL (started per test),
 /// the real binaries.
-@Suite("PostgreSQL store under taktd", .serialized)
+@Suite("PostgreSQL store under taktd", .serialized, .heavyweight)
 struct PostgresDaemonTests {
     /// `takt query --format json` output as printed, the `revision` fields removed (how many
     /// commits touched a row depends on each daemon's batching, not on the data).

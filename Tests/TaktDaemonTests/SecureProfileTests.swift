@@ -71,7 +71,7 @@ enum SecureProfile {
     }
 }
 
-@Suite("Secure profile (TLS, logins, ACL)")
+@Suite("Secure profile (TLS, logins, ACL)", .heavyweight)
 struct SecureProfileTests {
     @Test("anonymous clients and wrong passwords are refused at CONNACK; plain TCP gets nowhere; a device login connects")
     func refusesAnonymous() async throws {

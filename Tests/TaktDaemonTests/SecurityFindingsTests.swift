@@ -11,7 +11,7 @@ import Glibc
 /// Issue 11's security findings, each against the real binaries or files: no password of a
 /// broker URL is echoed, the retained status says online again after the publisher's
 /// connection comes back, the journal is readable by its owner only.
-@Suite("Security findings")
+@Suite("Security findings", .heavyweight)
 struct SecurityFindingsTests {
     static let secret = "s3cret-pw"
 

@@ -10,7 +10,7 @@ import Glibc
 /// section 11), end to end with the real binaries, a real Mosquitto and a real PostgreSQL:
 /// balance, takeover after `kill -9`, a daemon stalled past its lease, a late joiner, and
 /// rollups that equal the simulator's truth through all of it.
-@Suite("Several daemons sharing lines", .serialized, .timeLimit(.minutes(8)))
+@Suite("Several daemons sharing lines", .serialized, .timeLimit(.minutes(12)), .heavyweight)
 struct SharedLinesTests {
     /// Six lines of two stations, one unit every ~30 s: 24 simulated hours ≈ 35,000 messages.
     static func sixLinePlant(in directory: URL) throws -> String {

@@ -9,7 +9,7 @@ import Glibc
 
 /// SIGTERM at every phase of a run: the daemon exits 0 within 10 s and loses nothing — what was
 /// sent is counted exactly once after the next start.
-@Suite("taktd shutdown: SIGTERM at start-up, during replay, with the broker unreachable", .serialized)
+@Suite("taktd shutdown: SIGTERM at start-up, during replay, with the broker unreachable", .serialized, .heavyweight)
 struct ShutdownTests {
     /// `takt-sim --out` messages (no broker), written straight into the daemon's journal as a
     /// daemon that received them and was killed before committing would have left them.

@@ -7,7 +7,7 @@ import TestSupport
 /// Sparkplug B (contract section 9) end to end: the real `taktd`, a real Mosquitto, edge-node
 /// messages published by a test client (some encoded by Python's protobuf from the same .proto,
 /// an encoder that shares no code with Takt) or by `takt-sim --dialect sparkplug`.
-@Suite("Sparkplug B end to end", .serialized)
+@Suite("Sparkplug B end to end", .serialized, .heavyweight)
 struct SparkplugEndToEndTests {
     /// Line L1 (output eol) on the node g1/n1's own metrics; line L2 (output out) on its device d1.
     static let plant = """
@@ -404,7 +404,8 @@ struct SparkplugEndToEndTests {
             if Date() > deadline { break }
             try await Task.sleep(for: .milliseconds(200))
         }
-        Issue.record("\(line)/\(station) minute \(minute): good \(last), expected \(good)\n\(h.log("taktd.log"))")
+        let all = (try? minuteRows(h, line: line, station: station)) ?? [:]
+        Issue.record("\(line)/\(station) minute \(minute): good \(last), expected \(good); rows by minute: \(all.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.good)" })\n\(h.log("taktd.log"))")
     }
 }
 

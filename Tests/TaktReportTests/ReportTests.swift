@@ -10,7 +10,7 @@ import TestSupport
 /// the page rendered by headless Chromium.
 ///
 /// Sync tests: `Process.waitUntilExit` must not block a Swift-concurrency thread.
-@Suite("takt report")
+@Suite("takt report", .heavyweight)
 struct ReportTests {
     // MARK: the fixture: two lines, five stations, three days of 1h windows (+ their 1d rows)
 

@@ -7,7 +7,7 @@ import TestSupport
 /// Acceptance 4: against a real Mosquitto at `--speed max`, QoS 1, an independent subscriber
 /// (`mosquitto_sub`, started before the simulator) receives exactly what `--truth` says was
 /// published — the same messages, not only the same number.
-@Suite("takt-sim against Mosquitto")
+@Suite("takt-sim against Mosquitto", .heavyweight)
 struct BrokerTests {
     @Test("mosquitto_sub at QoS 1 receives exactly the published messages")
     func subscriberCountsPublishedTotal() async throws {

@@ -4,7 +4,7 @@ import TaktSimulation
 import TestSupport
 
 /// The `takt-sim` binary: determinism end to end, exit codes, one-line errors.
-@Suite("takt-sim command line")
+@Suite("takt-sim command line", .ownThreads)
 struct CLITests {
     func sha(_ url: URL) throws -> Data { try Data(contentsOf: url) }
 

@@ -9,7 +9,7 @@ import TestSupport
 /// the way a Sparkplug B 3.0 edge node does: NBIRTH (same `bdSeq`, `seq` 0, the counters as they
 /// stand) and its DBIRTHs, before its next DATA. Against a real Mosquitto, with a test client
 /// playing the host.
-@Suite("takt-sim answers NCMD Rebirth")
+@Suite("takt-sim answers NCMD Rebirth", .heavyweight)
 struct RebirthTests {
     @Test("an NCMD Rebirth to a running simulator's node: NBIRTH + DBIRTHs again, same bdSeq, seq 0, the counters' current values")
     func answersRebirth() async throws {

@@ -1,9 +1,10 @@
 import Foundation
 import Testing
 import TaktCore
+import TestSupport
 @testable import TaktSimulation
 
-@Suite("Simulation model")
+@Suite("Simulation model", .ownThreads)
 struct SimulationModelTests {
     @Test(
         "24 h without breakdowns: output near 24 h / slowest cycle, scrap share near scrap_rate",

@@ -6,7 +6,7 @@ import TestSupport
 
 /// `takt query` through the built binary (`swift build --build-tests` builds it next to the
 /// test bundle). Sync tests: `Process.waitUntilExit` must not block a Swift-concurrency thread.
-@Suite("takt query (binary)")
+@Suite("takt query (binary)", .ownThreads)
 struct CLITests {
     /// Runs the built `takt` (see ``TaktBinaries/run(_:_:)``).
     static func takt(_ arguments: [String]) throws -> TaktBinaries.Run {

@@ -22,7 +22,7 @@ import TaktStore
 /// OEE needed 5 / 4.704 = 1.0629251….
 /// Days (1d): L1 2027-02-01 100 MWh and 2027-03-01 50 MWh, L2 2027-01-15 250 MWh → ytd 0.4 GWh
 /// in 60 days; 2026-12-31 0.999999 GWh is another year. Pace 0.4 / 60 × 365 = 2.433333 GWh/y.
-@Suite("takt plan (binary)")
+@Suite("takt plan (binary)", .ownThreads)
 struct PlanCLITests {
     static let jan1: Int64 = 1_798_761_600_000        // 2027-01-01T00:00:00Z
     static let day: Int64 = 86_400_000

@@ -15,7 +15,7 @@ import Testing
 /// Scenario: one line like L1 from 1 April (day 30), no ramp: +1.6 GWh a year. Target 4.3 GWh
 /// a year: the 30-day rate needs (4.3 − 3.52) / 1.6 × 30 = 14.625 → 15 days of the new line in
 /// its window: day 30 + 14 = day 44 = 15 April.
-@Suite("takt plan --scenario (binary)")
+@Suite("takt plan --scenario (binary)", .ownThreads)
 struct PlanScenarioCLITests {
     static let day: Int64 = 86_400_000
     static let feb2 = PlanCLITests.jan1 + 32 * day

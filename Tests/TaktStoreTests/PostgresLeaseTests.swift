@@ -8,7 +8,7 @@ import Synchronization
 /// holder per line, epochs that rise with every change of hands, renewals that fail once a lease
 /// lapsed, commits refused (and nothing written) when their fence is stale, site counters added
 /// up from several daemons.
-@Suite("PostgreSQL line leases", .serialized, .timeLimit(.minutes(3)))
+@Suite("PostgreSQL line leases", .serialized, .timeLimit(.minutes(10)), .heavyweight)
 struct PostgresLeaseTests {
     let l1 = LineKey(site: "s", line: "l1")
     let l2 = LineKey(site: "s", line: "l2")
@@ -36,14 +36,17 @@ struct PostgresLeaseTests {
             defer { server.stop() }
             let store = try await PostgresStoreTests.open(server)
             defer { store.close() }
-            let a = try await store.acquire(owner: "a", lines: [l2, l1, l1], ttlMs: 600)
+            // Long TTLs while the lease must hold (a test task can stall for seconds under the full
+            // suite); the lapse is made on purpose below with a 1 ms renewal.
+            let a = try await store.acquire(owner: "a", lines: [l2, l1, l1], ttlMs: 60_000)
             #expect(a == [LineLease(line: l1, epoch: 1), LineLease(line: l2, epoch: 1)])
             #expect(try await store.acquire(owner: "b", lines: [l1, l2], ttlMs: 60_000).isEmpty)
-            #expect(try await store.renew(owner: "a", leases: a, ttlMs: 600) == a)
+            #expect(try await store.renew(owner: "a", leases: a, ttlMs: 60_000) == a)
             // Renewing with a wrong epoch or as someone else keeps nothing.
-            #expect(try await store.renew(owner: "b", leases: a, ttlMs: 600).isEmpty)
-            #expect(try await store.renew(owner: "a", leases: [LineLease(line: l1, epoch: 2)], ttlMs: 600).isEmpty)
-            try await Task.sleep(for: .milliseconds(900))
+            #expect(try await store.renew(owner: "b", leases: a, ttlMs: 60_000).isEmpty)
+            #expect(try await store.renew(owner: "a", leases: [LineLease(line: l1, epoch: 2)], ttlMs: 60_000).isEmpty)
+            #expect(try await store.renew(owner: "a", leases: a, ttlMs: 1) == a)
+            try await Task.sleep(for: .milliseconds(100))
             // Lapsed: not renewable, and free for the next taker at epoch 2.
             #expect(try await store.renew(owner: "a", leases: a, ttlMs: 600).isEmpty)
             let b = try await store.acquire(owner: "b", lines: [l1], ttlMs: 60_000)
@@ -89,13 +92,15 @@ struct PostgresLeaseTests {
             let store = try await PostgresStoreTests.open(server)
             defer { store.close() }
             for owner in ["a", "b"] { try await store.heartbeat(owner: owner, ttlMs: 60_000) }
-            let a = try await store.acquire(owner: "a", lines: [l1], ttlMs: 400)
+            let a = try await store.acquire(owner: "a", lines: [l1], ttlMs: 60_000)
             let key = hourKey(line: "l1", station: "eol", hour: 1)
             let fenceA = CommitFence(owner: "a", leases: a)
             _ = try await store.commit(CommitBatch(updates: [update(key, good: 3)],
                                                    sites: [SiteCounters(site: "s", horizon: 500, accepted: 3, duplicates: 1)],
                                                    journalOffset: 0, fence: fenceA))
-            try await Task.sleep(for: .milliseconds(700))
+            // A's lease lapses on purpose (a 1 ms renewal), not by a timer racing the commit above.
+            #expect(try await store.renew(owner: "a", leases: a, ttlMs: 1) == a)
+            try await Task.sleep(for: .milliseconds(100))
             let b = try await store.acquire(owner: "b", lines: [l1], ttlMs: 60_000)
             #expect(b.first?.epoch == 2)
             await #expect {

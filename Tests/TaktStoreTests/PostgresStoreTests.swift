@@ -8,7 +8,7 @@ import TaktCore
 /// answers as the SQLite store for the same commits, its schema handling, and commits whose
 /// connection is lost (applied exactly once). Serialized: each test starts a server of its own,
 /// and six at once on a loaded 2-core run took minutes to start.
-@Suite("PostgreSQL store", .serialized, .timeLimit(.minutes(3)))
+@Suite("PostgreSQL store", .serialized, .timeLimit(.minutes(10)), .heavyweight)
 struct PostgresStoreTests {
     /// Opens the store; a "no answer" (or a connection closed under the first statements, seen in
     /// a CI dry run) while the server is up is tried again (for up to 150 s): the pool's

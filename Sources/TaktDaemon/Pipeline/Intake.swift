@@ -379,6 +379,9 @@ final class Intake: @unchecked Sendable {
         defer { condition.unlock() }
         guard aggregator.hasSparkplugStations, aggregator.sparkplugTimeoutDue(now: Intake.nowMs()) else { return }
         clockRecordLocked(now: Intake.nowMs(), deferWrite: false)
+        // No burst may follow (the node went quiet after the gap): what the timeout applied is
+        // committed now, not whenever the next message happens to arrive.
+        raiseIfIdleLocked()
     }
 
     /// Journals and ingests a clock record when the host clock is behind `now`.

@@ -26,6 +26,9 @@ final class CommitSignal: Sendable {
         waiter?.resume()
     }
 
+    /// Whether a raise waits for the next ``wait(until:)`` (tests, diagnostics).
+    var isRaised: Bool { state.withLock { $0.raised } }
+
     /// Returns when the signal was raised since the last return, at `deadline` (continuous
     /// clock; nil = no deadline), or when the task is cancelled — whichever comes first.
     /// - Important: one waiting task at a time.
