@@ -77,7 +77,15 @@ struct DaemonHarness {
         try await client.connect()
         try await client.subscribe("takt/v1/status/\(instance)", qos: .atLeastOnce)
         let messages = client.messages
-        return try await withTimeout(timeout, "taktd coming online") {
+        do {
+            return try await waitForOnline(messages, previousStarted: previousStarted, timeout: timeout)
+        } catch {
+            throw TestSupportError("\(error); taktd.log ends: \(log("taktd.log"))")
+        }
+    }
+
+    private func waitForOnline(_ messages: MQTTMessages, previousStarted: String?, timeout: Double) async throws -> String {
+        try await withTimeout(timeout, "taktd coming online") {
             for await message in messages {
                 guard let object = try? JSONSerialization.jsonObject(with: Data(message.payload)) as? [String: Any],
                       object["online"] as? Bool == true, let started = object["started"] as? String,

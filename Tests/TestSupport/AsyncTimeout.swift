@@ -11,10 +11,14 @@ public func withTimeout<T: Sendable>(
     let gate = TimeoutGate<T>()
     return try await withCheckedThrowingContinuation { continuation in
         gate.install(continuation)
-        let work = Task {
+        // On the test's own threads when it has them: a cooperative pool kept busy by other
+        // suites would otherwise hold back the work and the timer alike, and release the timer
+        // first (a time-out for a message that had long arrived).
+        let executor = DedicatedThreadsExecutor.current
+        let work = Task(executorPreference: executor) {
             do { gate.finish(.success(try await body())) } catch { gate.finish(.failure(error)) }
         }
-        Task {
+        Task(executorPreference: executor) {
             try? await Task.sleep(for: .milliseconds(Int(seconds * 1000)))
             if gate.finish(.failure(TestSupportError("\(what) did not finish within \(seconds) s"))) {
                 work.cancel()

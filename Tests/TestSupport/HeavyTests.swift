@@ -21,6 +21,11 @@ import Testing
 ///
 /// Invariant: after ``shutDown()`` the threads finish the jobs already queued, then exit.
 public final class DedicatedThreadsExecutor: TaskExecutor, @unchecked Sendable {
+    /// The executor of the test running (nil outside ``HeavyTestTrait``). Unstructured tasks do
+    /// not inherit a task executor preference; helpers that start them (``withTimeout(_:_:_:)``)
+    /// pass this one on, so a busy cooperative pool cannot hold back a test's timer or reader.
+    @TaskLocal public static var current: DedicatedThreadsExecutor?
+
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var stopping = false
@@ -113,7 +118,9 @@ public struct HeavyTestTrait: TestTrait, SuiteTrait, TestScoping {
         let executor = DedicatedThreadsExecutor(name: "test \(test.name)")
         defer { executor.shutDown() }
         do {
-            try await withTaskExecutorPreference(executor) { try await function() }
+            try await DedicatedThreadsExecutor.$current.withValue(executor) {
+                try await withTaskExecutorPreference(executor) { try await function() }
+            }
         } catch {
             if gated { await HeavyTestGate.shared.leave() }
             throw error
