@@ -42,6 +42,11 @@ struct FreshnessTests {
                 // kill -9 now must not make the restart count them again.
                 daemon.signal(SIGKILL)
                 #expect(await daemon.exit(timeout: 10) == 128 + SIGKILL)
+                // The status's `started` has one-second resolution: a restart within the second
+                // of the first start would publish the same `started`, and waitUntilOnline could
+                // not tell the new status from the old (a failure seen once commits got faster).
+                let firstStart = try #require(ISO8601DateFormatter().date(from: started))
+                while Date() < firstStart.addingTimeInterval(1) { try await Task.sleep(for: .milliseconds(50)) }
                 daemon = try harness.startDaemon()
                 _ = try await harness.waitUntilOnline(previousStarted: started)
             }

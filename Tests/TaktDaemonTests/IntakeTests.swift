@@ -144,6 +144,26 @@ struct IntakeTests {
         #expect(batch.batch.updates.contains { $0.key.tier == .minute && $0.good == 1 }, "the unit of seq 2: \(batch)")
     }
 
+    @Test("quietAt: while a burst is read the intake is not quiet; after it ends, quiet once nothing more was read for the given time")
+    func quietAfterBursts() async throws {
+        let f = try Fixture(commitMaxEvents: 1_000)
+        defer { f.remove() }
+        let quiet = Duration.milliseconds(50)
+        f.unit(0)  // inside a burst: never quiet before it ends
+        try await Task.sleep(for: .milliseconds(80))
+        #expect(f.intake.quietAt(after: quiet) > .now, "a burst is being read")
+        f.intake.batchEnded()
+        let ended = ContinuousClock.now
+        let at = f.intake.quietAt(after: quiet)
+        #expect(at > ended && at <= ended + quiet, "quiet 50 ms after the burst ended")
+        try await Task.sleep(until: at + .milliseconds(5), clock: .continuous)
+        #expect(f.intake.quietAt(after: quiet) <= .now)
+        // A message outside a burst counts as activity too.
+        f.unit(1)
+        f.receive("takt/v1/s/l/eol/unit", "{\"ts\": \(Self.t0 + 12_000), \"seq\": 2}", inBurst: false)
+        #expect(f.intake.quietAt(after: quiet) > .now)
+    }
+
     @Test("dead letters travel with the batch that counts them; the daemon's own topics and $SYS are not journaled")
     func deadLettersAndFilter() throws {
         let f = try Fixture(commitMaxEvents: 100)

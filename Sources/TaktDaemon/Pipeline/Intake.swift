@@ -120,6 +120,8 @@ final class Intake: @unchecked Sendable {
     /// A site horizon was raised from outside (another daemon's lines): the windows it extends
     /// need a drain even with no event pending.
     private var horizonRaised = false
+    /// When the network thread last ended a burst (or took a message outside one).
+    private var lastActivity = ContinuousClock.now
 
     /// - Parameters:
     ///   - offset: the journal offset the aggregator's state reflects (the store's, at start).
@@ -164,6 +166,7 @@ final class Intake: @unchecked Sendable {
         // Outside a burst (the client's `mosquitto_loop` phases) no `batchEnded` follows: the
         // intake is idle again after this message.
         if !message.acknowledgedAfterBatch {
+            lastActivity = .now
             raiseIfIdleLocked()
             waitForQueueSpaceLocked()
         }
@@ -255,6 +258,7 @@ final class Intake: @unchecked Sendable {
         if !journal.writeBuffered() { journalFailed() }
         condition.lock()
         inBurst = false
+        lastActivity = .now
         raiseIfIdleLocked()
         waitForQueueSpaceLocked()
         condition.unlock()
@@ -330,6 +334,15 @@ final class Intake: @unchecked Sendable {
         if !inBurst || ContinuousClock.now >= latest { return .now }
         idleRaised = false
         return .at(latest)
+    }
+
+    /// The instant at which the intake will have read nothing for `quiet` (now or earlier: it
+    /// has): the stream paused, and what is pending is its tail. While a burst is being read,
+    /// `quiet` from now.
+    func quietAt(after quiet: Duration) -> ContinuousClock.Instant {
+        condition.lock()
+        defer { condition.unlock() }
+        return (inBurst ? .now : lastActivity) + quiet
     }
 
     /// Called when the committer stops taking batches (the intake is closing, or a commit

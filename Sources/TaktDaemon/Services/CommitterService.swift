@@ -80,6 +80,7 @@ struct CommitterService: Service {
     /// when ``Intake/commitDue(maxDelay:)`` says so, paced.
     private func commitAsDue() async throws {
         var notBefore = ContinuousClock.now
+        var minGapEnd = notBefore
         while !Task.isShuttingDownGracefully {
             try await pipeline.commitReady(.queued)
             switch intake.commitDue(maxDelay: commitInterval) {
@@ -89,16 +90,25 @@ struct CommitterService: Service {
                 await intake.signal.wait(until: deadline)
             case .now:
                 // Without a journal, network threads waiting for this commit hold their PUBACKs
-                // (and with them the broker's next messages): no pacing then.
-                guard ContinuousClock.now >= notBefore || intake.acknowledgementsWaiting else {
-                    // A full batch still wakes it (the network thread waits for those).
-                    await intake.signal.wait(until: notBefore)
-                    continue
+                // (and with them the broker's next messages): no pacing then. Nor when the
+                // stream paused (nothing read for `pacing.quiet`): what is pending is its tail,
+                // and no later batch would join it.
+                let now = ContinuousClock.now
+                if now < notBefore && !intake.acknowledgementsWaiting {
+                    // The gap's floor (`minGap`) holds either way: a slow stream still gets at
+                    // most one commit per `minGap`, not one per message.
+                    let earliestIfQuiet = max(minGapEnd, intake.quietAt(after: pacing.quiet))
+                    if earliestIfQuiet > now {
+                        // A full batch still wakes it (the network thread waits for those).
+                        await intake.signal.wait(until: min(notBefore, earliestIfQuiet))
+                        continue
+                    }
                 }
                 let started = ContinuousClock.now
                 try await pipeline.commitPending()
                 let ended = ContinuousClock.now
                 notBefore = pacing.next(started: started, ended: ended)
+                minGapEnd = ended + pacing.minGap
             }
         }
     }
@@ -145,11 +155,16 @@ struct CommitterService: Service {
 /// duration when that is longer, at most `maxGap`. With the intake idle a message therefore
 /// waits at most about `minGap` for its commit; under load the committer is busy at most
 /// 1 / (1 + `factor`) of the time and the batches grow to fill the gap (adaptive batch size),
-/// so the commits' fixed cost (a transaction, an fsync) does not multiply with the rate.
+/// so the commits' fixed cost (a transaction, an fsync) does not multiply with the rate. When
+/// the stream pauses for `quiet`, the gap ends early (but not before `minGap`): the batch cannot
+/// grow any more, and a burst's last events — a run's end — would otherwise wait up to `maxGap`.
 struct CommitPacing: Sendable {
     var minGap: Duration
     var factor: Int = 4
     var maxGap: Duration
+    /// A pause of the stream this long ends the gap early: nothing more is coming to grow the
+    /// batch, and the last events of a burst (a run's end) would otherwise wait up to `maxGap`.
+    var quiet: Duration = .milliseconds(5)
 
     /// The earliest start of the next commit after one that ran from `started` to `ended`.
     func next(started: ContinuousClock.Instant, ended: ContinuousClock.Instant) -> ContinuousClock.Instant {
