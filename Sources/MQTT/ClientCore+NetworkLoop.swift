@@ -92,6 +92,7 @@ extension ClientCore {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let sock = mosquitto_socket(handle)
         guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
+        let readsAhead = self.readsAhead
         if readsAhead { _ = takt_readahead_register(sock) }
         let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
         var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),

@@ -34,24 +34,20 @@ struct IntakeTests {
 
         /// Hands one message to `Intake.receive` the way the MQTT client does (borrowed bytes).
         func receive(_ topic: String, _ payload: String, inBurst: Bool = true, qos: MQTTQoS = .atLeastOnce) {
-            var topic = topic
-            var payload = payload
-            topic.withUTF8 { t in
-                payload.withUTF8 { p in
-                    intake.receive(MQTTReceivedMessage(topic: UnsafeRawBufferPointer(t), payload: UnsafeRawBufferPointer(p),
-                                                       qos: qos, retain: false, acknowledgedAfterBatch: inBurst))
-                }
-            }
+            receive(topic, bytes: Array(payload.utf8), inBurst: inBurst, qos: qos)
         }
 
-        /// Hands one Sparkplug message of node g1/n1 to `Intake.receive` (borrowed bytes).
+        /// Hands one Sparkplug message of node g1/n1 to `Intake.receive`.
         func sparkplug(_ type: SparkplugTopic.MessageType, _ payload: SparkplugPayload, inBurst: Bool = true) {
-            var topic = SparkplugTopic(group: "g1", type: type, node: "n1").text
-            let bytes = payload.encoded()
+            receive(SparkplugTopic(group: "g1", type: type, node: "n1").text, bytes: payload.encoded(), inBurst: inBurst)
+        }
+
+        func receive(_ topic: String, bytes: [UInt8], inBurst: Bool = true, qos: MQTTQoS = .atLeastOnce) {
+            var topic = topic
             topic.withUTF8 { t in
                 bytes.withUnsafeBytes { p in
                     intake.receive(MQTTReceivedMessage(topic: UnsafeRawBufferPointer(t), payload: p,
-                                                       qos: .atLeastOnce, retain: false, acknowledgedAfterBatch: inBurst))
+                                                       qos: qos, retain: false, acknowledgedAfterBatch: inBurst))
                 }
             }
         }

@@ -13,16 +13,20 @@ struct PostgresLeaseTests {
     let l1 = LineKey(site: "s", line: "l1")
     let l2 = LineKey(site: "s", line: "l2")
 
-    /// Runs a whole test (it starts its own server) once more, at most twice, when the server
-    /// ended a session the test's task had left idle inside a transaction for over 5 s
-    /// (`idle_in_transaction_session_timeout`, which the lease statements keep: a stopped daemon
-    /// must not hold lease rows). Under the full suite on 2 cores a task can stall that long
-    /// between two statements (a CI dry run: "the connection to the server is closed" 149 s in).
-    /// Any other failure is the test's.
-    static func retryingStalls(_ body: () async throws -> Void) async throws {
+    /// Runs `body` on a store of a PostgreSQL server of its own (closed and stopped after it);
+    /// once more, at most twice, when the server ended a session the test's task had left idle
+    /// inside a transaction for over 5 s (`idle_in_transaction_session_timeout`, which the lease
+    /// statements keep: a stopped daemon must not hold lease rows). Under the full suite on 2
+    /// cores a task can stall that long between two statements (a CI dry run: "the connection to
+    /// the server is closed" 149 s in). Any other failure is the test's.
+    static func withFreshStore(_ body: (PostgresRollupStore) async throws -> Void) async throws {
         for attempt in 1...3 {
             do {
-                return try await body()
+                let server = try await PostgresServer.start()
+                defer { server.stop() }
+                let store = try await PostgresStoreTests.open(server)
+                defer { store.close() }
+                return try await body(store)
             } catch StoreError.unavailable(let reason) where attempt < 3 && reason.contains("connection to the server is closed") {
                 print("PostgresLeaseTests: run again after a stall (\(reason))")
             }
@@ -31,11 +35,7 @@ struct PostgresLeaseTests {
 
     @Test("a line has one holder; the other owner gets nothing until the lease lapses, then takes it at the next epoch")
     func exclusiveUntilLapsed() async throws {
-        try await Self.retryingStalls {
-            let server = try await PostgresServer.start()
-            defer { server.stop() }
-            let store = try await PostgresStoreTests.open(server)
-            defer { store.close() }
+        try await Self.withFreshStore { store in
             // Long TTLs while the lease must hold (a test task can stall for seconds under the full
             // suite); the lapse is made on purpose below with a 1 ms renewal.
             let a = try await store.acquire(owner: "a", lines: [l2, l1, l1], ttlMs: 60_000)
@@ -63,11 +63,7 @@ struct PostgresLeaseTests {
 
     @Test("a release frees the line at once (epoch + 1 for the next); leaving ends the membership")
     func releaseAndLeave() async throws {
-        try await Self.retryingStalls {
-            let server = try await PostgresServer.start()
-            defer { server.stop() }
-            let store = try await PostgresStoreTests.open(server)
-            defer { store.close() }
+        try await Self.withFreshStore { store in
             try await store.heartbeat(owner: "b", ttlMs: 60_000)
             try await store.heartbeat(owner: "a", ttlMs: 60_000)
             try await store.heartbeat(owner: "gone", ttlMs: 1)
@@ -86,11 +82,7 @@ struct PostgresLeaseTests {
 
     @Test("a fenced commit: applied while the lease holds; refused with nothing written once another owner took the line")
     func fencedCommits() async throws {
-        try await Self.retryingStalls {
-            let server = try await PostgresServer.start()
-            defer { server.stop() }
-            let store = try await PostgresStoreTests.open(server)
-            defer { store.close() }
+        try await Self.withFreshStore { store in
             for owner in ["a", "b"] { try await store.heartbeat(owner: owner, ttlMs: 60_000) }
             let a = try await store.acquire(owner: "a", lines: [l1], ttlMs: 60_000)
             let key = hourKey(line: "l1", station: "eol", hour: 1)
@@ -128,11 +120,7 @@ struct PostgresLeaseTests {
 
     @Test("a fenced COMMIT whose answer is lost: found by its owner's token, counted once")
     func fencedAnswerLost() async throws {
-        try await Self.retryingStalls {
-            let server = try await PostgresServer.start()
-            defer { server.stop() }
-            let store = try await PostgresStoreTests.open(server)
-            defer { store.close() }
+        try await Self.withFreshStore { store in
             try await store.heartbeat(owner: "a", ttlMs: 60_000)
             try await store.heartbeat(owner: "b", ttlMs: 60_000)
             let fenceA = CommitFence(owner: "a", leases: try await store.acquire(owner: "a", lines: [l1], ttlMs: 60_000))

@@ -117,15 +117,17 @@ public struct HeavyTestTrait: TestTrait, SuiteTrait, TestScoping {
         if gated { await HeavyTestGate.shared.enter() }
         let executor = DedicatedThreadsExecutor(name: "test \(test.name)")
         defer { executor.shutDown() }
+        let outcome: Result<Void, any Error>
         do {
             try await DedicatedThreadsExecutor.$current.withValue(executor) {
                 try await withTaskExecutorPreference(executor) { try await function() }
             }
+            outcome = .success(())
         } catch {
-            if gated { await HeavyTestGate.shared.leave() }
-            throw error
+            outcome = .failure(error)
         }
         if gated { await HeavyTestGate.shared.leave() }
+        try outcome.get()
     }
 }
 
