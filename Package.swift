@@ -40,12 +40,13 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
-        // read(2) and close(2) interposed, so a burst of packets on a receiving client's socket
-        // costs one read instead of ~4 per packet (Sources/CReadAhead/ReadAhead.c).
-        .target(name: "CReadAhead"),
+        // read(2), write(2), close(2) and socketpair(2) interposed, so a burst of packets on a
+        // receiving client's socket costs one read and one write instead of ~4 reads and 2
+        // writes per packet (Sources/CSocketBatching/SocketBatching.c).
+        .target(name: "CSocketBatching"),
         .target(
             name: "MQTT",
-            dependencies: ["CMosquitto", "CReadAhead"],
+            dependencies: ["CMosquitto", "CSocketBatching"],
             swiftSettings: swiftSettings
         ),
 
@@ -162,7 +163,7 @@ let package = Package(
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CReadAhead", "TestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "MQTTTests", dependencies: ["MQTT", "CSocketBatching", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktCoreTests", dependencies: ["TaktCore", "TaktFuzzing", "TestSupport"], swiftSettings: swiftSettings),
         .testTarget(name: "TaktStoreTests", dependencies: ["TaktStore", "TaktCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")],
                     swiftSettings: swiftSettings),

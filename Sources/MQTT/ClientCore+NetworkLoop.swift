@@ -1,5 +1,5 @@
 internal import CMosquitto
-internal import CReadAhead
+internal import CSocketBatching
 import Foundation
 import Synchronization
 
@@ -75,11 +75,12 @@ extension ClientCore {
     /// Packets read per `pollOnce` at most, before writing and keep-alive get their turn.
     static let receiveBurst = 512
 
-    /// Whether `pollOnce` reads the socket through the read-ahead buffer (`CReadAhead`): one
-    /// read(2) per burst instead of 3–4 per packet (libmosquitto reads the command byte and
-    /// each remaining-length byte on their own). Plain TCP only: under TLS OpenSSL reads the
-    /// socket in records already.
-    var readsAhead: Bool {
+    /// Whether `pollOnce` batches the socket's system calls (`CSocketBatching`): it reads the
+    /// socket a burst at a time (libmosquitto reads the command byte and each remaining-length
+    /// byte on their own: 3–4 reads per packet) and sends a burst's PUBACKs with one write
+    /// (libmosquitto writes each on its own). Plain TCP only: under TLS OpenSSL reads and
+    /// writes the socket in records already.
+    var batchesSocketCalls: Bool {
         configuration.tls == nil && !configuration.broker.usesTLS && !configuration.alternateBrokers.contains { $0.usesTLS }
     }
 
@@ -92,14 +93,15 @@ extension ClientCore {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         let sock = mosquitto_socket(handle)
         guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
-        let readsAhead = self.readsAhead
-        if readsAhead { _ = takt_readahead_register(sock) }
-        let writeEvents = mosquitto_want_write(handle) ? Int16(POLLOUT) : 0
+        let batches = self.batchesSocketCalls
+        if batches { _ = takt_readahead_register(sock) }
+        let sendsGathered = batches && takt_gather_pending(sock) > 0
+        let writeEvents = mosquitto_want_write(handle) || sendsGathered ? Int16(POLLOUT) : 0
         var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),
                    pollfd(fd: pollWakePipe.read, events: Int16(POLLIN), revents: 0)]
         // Packets already read ahead (a burst that stopped at `receiveBurst`) do not make the
         // socket readable again: look without waiting, and read them.
-        let readAhead = readsAhead && takt_readahead_buffered(sock) > 0
+        let readAhead = batches && takt_readahead_buffered(sock) > 0
         do {
             try POSIX.poll(&fds, timeout: readAhead ? 0 : 100)
             if readAhead { fds[0].revents |= Int16(POLLIN) }
@@ -131,8 +133,14 @@ extension ClientCore {
             return Int32(MOSQ_ERR_CONN_LOST.rawValue)
         }
         if mosquitto_want_write(handle) {
+            // The burst's PUBACKs (one write(2) each inside libmosquitto) leave as one write.
+            if batches { _ = takt_gather_begin(sock) }
             let rc = mosquitto_loop_write(handle, 1)
+            if batches && takt_gather_end(sock) != 0 { return Int32(MOSQ_ERR_ERRNO.rawValue) }
             if rc != success { return rc }
+        } else if sendsGathered && fds[0].revents & Int16(POLLOUT) != 0 {
+            // What the socket would not take last time (it was full).
+            if takt_gather_flush(sock) != 0 { return Int32(MOSQ_ERR_ERRNO.rawValue) }
         }
         return mosquitto_loop_misc(handle)
     }
@@ -151,7 +159,11 @@ extension ClientCore {
     private func readBurst(_ handle: OpaquePointer) -> Int32 {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         inBurst = true
+        // libmosquitto's wake-up byte for each PUBACK it queues would be read by
+        // `mosquitto_loop` only, which is not running: this thread is the loop.
+        if libraryWakeWrite >= 0 { takt_mute_begin(libraryWakeWrite) }
         defer {
+            takt_mute_end()
             inBurst = false
             configuration.messageBatchEnded?()
         }

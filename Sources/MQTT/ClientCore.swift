@@ -1,4 +1,5 @@
 internal import CMosquitto
+internal import CSocketBatching
 import Dispatch
 import Foundation
 import Synchronization
@@ -20,6 +21,10 @@ final class ClientCore: @unchecked Sendable {
     /// when another thread queued a packet or closes. -1s for the other clients, which use
     /// `mosquitto_loop`.
     let pollWakePipe: (read: Int32, write: Int32)
+    /// The end of libmosquitto's internal wake-up socketpair that it writes a byte to for every
+    /// packet it queues (-1 when unknown). Only `mosquitto_loop` reads the other end, so while
+    /// `readBurst` runs on the network thread those bytes wake nobody: that thread mutes them.
+    let libraryWakeWrite: Int32
     /// True while `readBurst` runs. Only the network thread reads and writes it.
     var inBurst = false
     /// Set by `abandon()`: the network thread writes nothing more (no PUBACK, no DISCONNECT);
@@ -55,7 +60,11 @@ final class ClientCore: @unchecked Sendable {
         // still correct, only without acknowledge-after-batch.
         self.pollWakePipe = configuration.messageHandler == nil ? (-1, -1)
             : (try? POSIX.pipe(flags: O_NONBLOCK | O_CLOEXEC)) ?? (-1, -1)
+        // mosquitto_new creates the wake-up socketpair on this thread: capture which it is.
+        takt_socketpair_capture_begin()
         let handle = mosquitto_new(configuration.clientID, configuration.cleanSession, nil)
+        var libraryWakePair: [Int32] = [-1, -1]
+        self.libraryWakeWrite = takt_socketpair_capture_end(&libraryWakePair) == 0 ? libraryWakePair[1] : -1
         self.handle = handle
         if let handle {
             creationError = nil
