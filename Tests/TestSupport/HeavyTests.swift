@@ -71,35 +71,42 @@ public final class DedicatedThreadsExecutor: TaskExecutor, @unchecked Sendable {
     }
 }
 
-/// At most `width` heavyweight tests at once; the others wait, first come first served.
+/// At most `width` slots' worth of heavyweight tests at once; the others wait, first come first
+/// served (a waiter that needs more slots than are free holds back the ones behind it, so it is
+/// never starved). A test takes one slot, or more when it starts several daemons at once.
 ///
 /// `width` is `$TAKT_TEST_HEAVY_WIDTH`, else three per core (six on CI's 2 cores).
 public actor HeavyTestGate {
     public static let shared = HeavyTestGate(
         width: ProcessInfo.processInfo.environment["TAKT_TEST_HEAVY_WIDTH"].flatMap(Int.init)
             ?? 3 * ProcessInfo.processInfo.activeProcessorCount)
-
     public let width: Int
+    /// Slots taken by the tests running.
     private var running = 0
-    private var waiting: [CheckedContinuation<Void, Never>] = []
-
+    private var waiting: [(slots: Int, resume: CheckedContinuation<Void, Never>)] = []
     public init(width: Int) { self.width = max(1, width) }
 
-    /// Returns once a slot is free and taken.
-    public func enter() async {
-        if running < width {
-            running += 1
+    /// Slots taken now, and tests waiting (diagnostics, tests).
+    public var slotsTaken: Int { running }
+    public var waiters: Int { waiting.count }
+
+    /// Returns once `slots` slots (at most `width`) are free and taken.
+    public func enter(slots: Int = 1) async {
+        let slots = min(max(1, slots), width)
+        if waiting.isEmpty && running + slots <= width {
+            running += slots
             return
         }
-        await withCheckedContinuation { waiting.append($0) }  // the slot is handed over by leave()
+        await withCheckedContinuation { waiting.append((slots, $0)) }  // admitted by leave()
     }
 
-    /// Frees the slot, or hands it to the longest waiter.
-    public func leave() {
-        if waiting.isEmpty {
-            running -= 1
-        } else {
-            waiting.removeFirst().resume()
+    /// Frees `slots` slots (as many as `enter` took), then admits waiters in order while the
+    /// first of them fits.
+    public func leave(slots: Int = 1) {
+        running -= min(max(1, slots), width)
+        while let first = waiting.first, running + first.slots <= width {
+            running += first.slots
+            waiting.removeFirst().resume.resume()
         }
     }
 }
@@ -109,12 +116,14 @@ public actor HeavyTestGate {
 public struct HeavyTestTrait: TestTrait, SuiteTrait, TestScoping {
     /// Whether the test takes a slot of ``HeavyTestGate/shared``.
     public let gated: Bool
+    /// How many slots it takes (a test that runs several daemons at once takes more).
+    public var slots = 1
 
     public var isRecursive: Bool { true }
 
     public func provideScope(for test: Test, testCase: Test.Case?,
                              performing function: @Sendable () async throws -> Void) async throws {
-        if gated { await HeavyTestGate.shared.enter() }
+        if gated { await HeavyTestGate.shared.enter(slots: slots) }
         let executor = DedicatedThreadsExecutor(name: "test \(test.name)")
         defer { executor.shutDown() }
         let outcome: Result<Void, any Error>
@@ -126,7 +135,7 @@ public struct HeavyTestTrait: TestTrait, SuiteTrait, TestScoping {
         } catch {
             outcome = .failure(error)
         }
-        if gated { await HeavyTestGate.shared.leave() }
+        if gated { await HeavyTestGate.shared.leave(slots: slots) }
         try outcome.get()
     }
 }
@@ -136,4 +145,7 @@ extension Trait where Self == HeavyTestTrait {
     public static var ownThreads: Self { HeavyTestTrait(gated: false) }
     /// Threads of its own, and at most ``HeavyTestGate/width`` such tests at once.
     public static var heavyweight: Self { HeavyTestTrait(gated: true) }
+    /// `heavyweight`, taking `slots` of the gate: for a test whose timings matter and that
+    /// runs several daemons at once (fewer other heavy tests beside it).
+    public static func heavyweight(slots: Int) -> Self { HeavyTestTrait(gated: true, slots: slots) }
 }
