@@ -155,7 +155,9 @@ extension ClientCore {
     /// PUBACKs. `didReceive` therefore clears errno after the handler (the PUBACK is queued
     /// before the message callback), so only the socket's own reads decide. (libmosquitto's
     /// read loop, which keeps reading while TLS has decrypted bytes pending, stops on the same
-    /// errno; clearing it keeps that working too.)
+    /// errno; clearing it keeps that working too.) The burst now mutes that byte (below), so
+    /// the write no longer fails; the clearing stays as a guard for a client whose pair was
+    /// not captured (`libraryWakeWrite` -1).
     private func readBurst(_ handle: OpaquePointer) -> Int32 {
         let success = Int32(MOSQ_ERR_SUCCESS.rawValue)
         inBurst = true
