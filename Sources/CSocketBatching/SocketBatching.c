@@ -76,7 +76,7 @@ static struct socket_batch *registered(int fd) {
     return atomic_load_explicit(&batch_table[fd], memory_order_acquire);
 }
 
-int takt_readahead_register(int fd) {
+int takt_batching_register(int fd) {
     if (fd < 0 || fd >= BATCH_MAX_FDS) return -1;
     if (registered(fd)) return 0;
     struct socket_batch *fresh = malloc(sizeof *fresh);

@@ -94,7 +94,7 @@ extension ClientCore {
         let sock = mosquitto_socket(handle)
         guard sock >= 0 else { return Int32(MOSQ_ERR_NO_CONN.rawValue) }
         let batches = self.batchesSocketCalls
-        if batches { _ = takt_readahead_register(sock) }
+        if batches { _ = takt_batching_register(sock) }
         let sendsGathered = batches && takt_gather_pending(sock) > 0
         let writeEvents = mosquitto_want_write(handle) || sendsGathered ? Int16(POLLOUT) : 0
         var fds = [pollfd(fd: sock, events: Int16(POLLIN) | writeEvents, revents: 0),

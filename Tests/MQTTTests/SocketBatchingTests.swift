@@ -43,8 +43,8 @@ struct SocketBatchingTests {
     func smallReadsInOrder() throws {
         let (r, w) = try Self.socketPair()
         defer { close(r); close(w) }
-        #expect(takt_readahead_register(r) == 0)
-        #expect(takt_readahead_register(r) == 0, "idempotent")
+        #expect(takt_batching_register(r) == 0)
+        #expect(takt_batching_register(r) == 0, "idempotent")
         let sent = (0..<1_000).map { UInt8(truncatingIfNeeded: $0 &* 7) }
         Self.write(w, sent)
         #expect(takt_readahead_buffered(r) == 0, "nothing is read before someone reads")
@@ -69,7 +69,7 @@ struct SocketBatchingTests {
     @Test("close drops the buffer: a descriptor number given out again is not served the old socket's bytes")
     func closeForgets() throws {
         let (r, w) = try Self.socketPair()
-        #expect(takt_readahead_register(r) == 0)
+        #expect(takt_batching_register(r) == 0)
         Self.write(w, Array(repeating: 0xAB, count: 100))
         #expect(Self.read(r, 1) == [0xAB])
         #expect(takt_readahead_buffered(r) == 99)
@@ -115,7 +115,7 @@ struct SocketBatchingTests {
         defer { close(peer); close(sock) }
         _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK)
         #expect(takt_gather_begin(sock) == -1, "not registered: writes stay direct")
-        #expect(takt_readahead_register(sock) == 0)
+        #expect(takt_batching_register(sock) == 0)
         #expect(takt_gather_begin(sock) == 0)
         // PUBACKs: 4 bytes each.
         var sent: [UInt8] = []
@@ -142,7 +142,7 @@ struct SocketBatchingTests {
         _ = fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK)
         var small: Int32 = 4_096
         _ = setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &small, socklen_t(MemoryLayout<Int32>.size))
-        #expect(takt_readahead_register(sock) == 0)
+        #expect(takt_batching_register(sock) == 0)
         #expect(takt_gather_begin(sock) == 0)
         // More than the socket takes, less than the 64 KiB buffer: every write is taken.
         let gathered = (0..<60_000).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
@@ -171,7 +171,7 @@ struct SocketBatchingTests {
     func failedSocketReports() throws {
         let (peer, sock) = try Self.socketPair()
         defer { close(sock) }
-        #expect(takt_readahead_register(sock) == 0)
+        #expect(takt_batching_register(sock) == 0)
         #expect(takt_gather_begin(sock) == 0)
         Self.write(sock, [1, 2, 3, 4])
         close(peer)
@@ -184,7 +184,7 @@ struct SocketBatchingTests {
     @Test("close drops gathered bytes: a reused descriptor number never sends the old socket's bytes")
     func closeDropsGathered() throws {
         let (peer, sock) = try Self.socketPair()
-        #expect(takt_readahead_register(sock) == 0)
+        #expect(takt_batching_register(sock) == 0)
         #expect(takt_gather_begin(sock) == 0)
         Self.write(sock, [5, 5, 5])
         close(sock)

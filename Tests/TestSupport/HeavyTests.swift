@@ -92,7 +92,7 @@ public actor HeavyTestGate {
 
     /// Returns once `slots` slots (at most `width`) are free and taken.
     public func enter(slots: Int = 1) async {
-        let slots = min(max(1, slots), width)
+        let slots = fitted(slots)
         if waiting.isEmpty && running + slots <= width {
             running += slots
             return
@@ -100,10 +100,13 @@ public actor HeavyTestGate {
         await withCheckedContinuation { waiting.append((slots, $0)) }  // admitted by leave()
     }
 
+    /// A request's slots as the gate counts them: at least one, at most `width`.
+    private func fitted(_ slots: Int) -> Int { min(max(1, slots), width) }
+
     /// Frees `slots` slots (as many as `enter` took), then admits waiters in order while the
     /// first of them fits.
     public func leave(slots: Int = 1) {
-        running -= min(max(1, slots), width)
+        running -= fitted(slots)
         while let first = waiting.first, running + first.slots <= width {
             running += first.slots
             waiting.removeFirst().resume.resume()

@@ -14,7 +14,7 @@
 /// the socket, and its writes can be gathered (takt_gather_begin). Returns 0, or -1 when `fd`
 /// is out of range or memory is short (reads and writes then stay direct). Idempotent. The
 /// registration ends when the descriptor is closed (close(2) is interposed too).
-int takt_readahead_register(int fd);
+int takt_batching_register(int fd);
 
 /// Bytes read from `fd` ahead and not handed out yet: while > 0 the socket may look idle to
 /// poll(2) though a packet is ready, so the caller reads before it polls.
