@@ -126,13 +126,21 @@ struct DaemonHarness {
     }
 
     /// Polls the daemon's log until it contains `text`; throws when the time is up.
-    func waitForLog(_ text: String, timeout: Double = 60) async throws {
+    /// Waits until taktd's log holds `text` more than `seen` times (pass the count from before a
+    /// restart to wait for the restarted daemon's line, not the last one's).
+    func waitForLog(_ text: String, beyond seen: Int = 0, timeout: Double = 60) async throws {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
-            if log("taktd.log").contains(text) { return }
+            if logCount(text) > seen { return }
             try await Task.sleep(for: .milliseconds(5))
         }
         throw TestSupportError("taktd never logged '\(text)': \(log("taktd.log"))")
+    }
+
+    /// How many times taktd's whole log holds `text`.
+    func logCount(_ text: String) -> Int {
+        let all = (try? String(contentsOfFile: daemonLog, encoding: .utf8)) ?? ""
+        return all.components(separatedBy: text).count - 1
     }
 
     func log(_ name: String) -> String {

@@ -22,6 +22,17 @@ struct LiveAPITests {
         return (http?.statusCode ?? 0, http?.value(forHTTPHeaderField: "X-Takt-Source"), data)
     }
 
+    /// Waits until the daemon's HTTP listener answers `/healthz` (it may bind after the MQTT
+    /// status says online).
+    static func waitForHTTP(_ base: String, timeout: Double = 30) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if let health = try? await get("\(base)/healthz"), health.status == 200 { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw TestSupportError("\(base)/healthz did not answer within \(timeout) s")
+    }
+
     static func text(_ data: Data) -> String {
         String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -149,9 +160,11 @@ struct LiveAPITests {
         #expect(await daemon.exit(timeout: 15) == 0)
         try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
+        let fillsBefore = harness.logCount("ring buffers filled from the store")
         daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
         _ = try await harness.waitUntilOnline()
-        try await harness.waitForLog("ring buffers filled from the store")
+        try await harness.waitForLog("ring buffers filled from the store", beyond: fillsBefore)
+        try await Self.waitForHTTP(base)
         let lineRows = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&window=1m&from=2026-11-01T03:00:00Z&to=2026-11-01T04:00:00Z")
         #expect(lineRows.source == "live")
         let stationRows = try await Self.get("\(base)/api/v1/windows?site=demo&line=line-a&station=welding&window=1m&from=2026-11-01T03:00:00Z&to=2026-11-01T04:00:00Z")
@@ -170,9 +183,12 @@ struct LiveAPITests {
         try "journal_fsync: never\ncommit_interval_ms: 100\nmax_past: 0\nlive_stations: all\n"
             .write(to: harness.directory.appendingPathComponent("taktd.yaml"), atomically: true, encoding: .utf8)
         let started = try String(contentsOfFile: harness.daemonLog, encoding: .utf8)
+        let fillsBeforeAll = harness.logCount("ring buffers filled from the store")
         daemon = try harness.startDaemon(extra: ["--http", "127.0.0.1:\(port)"])
         _ = try await harness.waitUntilOnline(previousStarted: nil)
-        try await harness.waitForLog("ring buffers filled from the store")
+        // The restarted daemon's own line (the log still holds the last one's).
+        try await harness.waitForLog("ring buffers filled from the store", beyond: fillsBeforeAll)
+        try await Self.waitForHTTP(base)
         #expect(started.contains("ring buffers filled from the store"))
         try await Self.checkLive(harness, base: base)
         daemon.signal(SIGTERM)
